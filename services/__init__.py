@@ -1,0 +1,1 @@
+"""The HiddenWars gRPC services and the small runtime package they share."""

@@ -1,0 +1,1 @@
+"""The player service: accounts, sessions, credits and heat."""
