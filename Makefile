@@ -6,14 +6,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 GEN := build/gen
 PROTOS := $(shell find protos -name '*.proto')
-SITE = $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 
 .PHONY: run test lint gen unit integration e2e bench migrate clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/$(GEN)" > "$(SITE)/hiddenwars-dev.pth"
+	printf '%s\n%s\n' "$(CURDIR)" "$(CURDIR)/$(GEN)" \
+		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/hiddenwars-dev.pth"
 	touch $@
 
 $(GEN)/.stamp: $(VENV)/.installed $(PROTOS)

@@ -85,9 +85,11 @@ def lock_key(service: str) -> int:
     return zlib.crc32(f"hiddenwars.migrate.{service}".encode())
 
 
-async def apply_migrations(database_url: str, service: str) -> list[int]:
+async def apply_migrations(
+    database_url: str, service: str, directory: Path | None = None
+) -> list[int]:
     """Apply what is missing and return the versions applied by this call."""
-    migrations = load_migrations(SERVICES_DIR / service / "migrations")
+    migrations = load_migrations(directory or SERVICES_DIR / service / "migrations")
     connection = await asyncpg.connect(database_url)
     try:
         await connection.execute("SELECT pg_advisory_lock($1)", lock_key(service))
