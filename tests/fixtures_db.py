@@ -13,9 +13,9 @@ from services.common.migrate import apply_migrations
 from services.common.provision import SERVICES, provision, role_name
 
 ADMIN_URL = os.environ.get(
-    "HW_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    "HW_DEV_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("HW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = os.environ.get("HW_DEV_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 def url_for(admin_url: str, user: str, database: str) -> str:

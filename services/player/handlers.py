@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import grpc
-from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
 
+from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
 from services.common.protoutil import parse_uuid, timestamp
 from services.player.models import Player
 from services.player.service import PlayerService

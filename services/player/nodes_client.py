@@ -5,8 +5,8 @@ from __future__ import annotations
 from uuid import UUID
 
 import grpc
-from hiddenwars.nodes.v1 import nodes_pb2, nodes_pb2_grpc
 
+from hiddenwars.nodes.v1 import nodes_pb2, nodes_pb2_grpc
 from services.common.protoutil import error_from_rpc
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
-
 from services.common.cache import RedisGuard, ScopedCache, create_redis
 from services.common.clients import open_channel
 from services.common.db import create_pool

@@ -59,7 +59,9 @@ def echo_server(pool, behaviour) -> GrpcServer:
 
 async def call_echo(address: str, payload: bytes) -> bytes:
     async with grpc.aio.insecure_channel(address) as channel:
-        method = channel.unary_unary("/test.Echo/Call")
+        method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            "/test.Echo/Call"
+        )
         return await method(payload, timeout=2)
 
 

@@ -9,13 +9,13 @@ import grpc
 import pytest
 
 from hiddenwars.player.v1 import player_pb2 as pb
-from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceStub
+from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceAsyncStub
 from tests.fixtures_db import ThrowawayDatabase
 
 PASSWORD = "correct horse battery"
 
 
-async def register(stub: PlayerServiceStub, username: str) -> pb.Player:
+async def register(stub: PlayerServiceAsyncStub, username: str) -> pb.Player:
     reply = await stub.Register(
         pb.RegisterRequest(username=username, password=PASSWORD)
     )
@@ -23,7 +23,7 @@ async def register(stub: PlayerServiceStub, username: str) -> pb.Player:
 
 
 async def login(
-    stub: PlayerServiceStub, username: str, password: str = PASSWORD, address: str = ""
+    stub: PlayerServiceAsyncStub, username: str, password: str = PASSWORD, address: str = ""
 ) -> pb.LoginResponse:
     return await stub.Login(
         pb.LoginRequest(username=username, password=password, client_address=address)

@@ -66,7 +66,7 @@ def test_settings_cannot_change_after_start_up(monkeypatch):
     settings = load_settings(BaseServiceSettings)
 
     with pytest.raises(ValueError, match="frozen"):
-        settings.grpc_port = 1  # type: ignore[misc]
+        settings.grpc_port = 1
 
 
 def test_log_lines_are_json_with_service_and_trace_id(monkeypatch):

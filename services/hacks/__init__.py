@@ -1,0 +1,1 @@
+"""The hacks service: hacks against other players and bounty contracts (skeleton)."""
