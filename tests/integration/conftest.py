@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import grpc
 import pytest
 
-from hiddenwars.player.v1 import player_pb2_grpc
+from hiddenwars.nodes.v1 import nodes_pb2_grpc
+from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
 from services.common.clients import open_channel
 from services.common.process import ServiceProcess
 from tests.fixtures_db import (
@@ -15,30 +17,71 @@ from tests.fixtures_db import (
     create_test_database,
     drop_test_database,
 )
-from tests.servers import player_settings, start_player
+from tests.servers import start_pair
+
+
+@dataclass
+class Stack:
+    """A player and a nodes service on one database, with stubs to both."""
+
+    database: ThrowawayDatabase
+    player_process: ServiceProcess
+    nodes_process: ServiceProcess
+    player: player_pb2_grpc.PlayerServiceAsyncStub
+    nodes: nodes_pb2_grpc.NodesServiceAsyncStub
+    channels: list[grpc.aio.Channel]
+
+    async def register(self, username: str) -> player_pb2.Player:
+        reply = await self.player.Register(
+            player_pb2.RegisterRequest(username=username, password="p" * 12)
+        )
+        return reply.player
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+        await self.nodes_process.stop(0)
+        await self.player_process.stop(0)
+
+
+async def open_stack(
+    database: ThrowawayDatabase, redis_prefix: str, **overrides: object
+) -> Stack:
+    """Start a pair; `overrides` apply to both services' settings."""
+    player, nodes = await start_pair(database, redis_prefix, **overrides)
+    player_channel = open_channel(player.server.address, timeout=5.0)
+    nodes_channel = open_channel(nodes.server.address, timeout=5.0)
+    return Stack(
+        database=database,
+        player_process=player,
+        nodes_process=nodes,
+        player=player_pb2_grpc.PlayerServiceStub(player_channel),
+        nodes=nodes_pb2_grpc.NodesServiceStub(nodes_channel),
+        channels=[player_channel, nodes_channel],
+    )
 
 
 @pytest.fixture(scope="session")
-async def player_process(
-    database: ThrowawayDatabase, redis_prefix: str
-) -> AsyncIterator[ServiceProcess]:
-    process = await start_player(player_settings(database, redis_prefix))
-    yield process
-    await process.stop(0)
+async def stack(database: ThrowawayDatabase, redis_prefix: str) -> AsyncIterator[Stack]:
+    """The services every test may share: player and nodes on the run's database."""
+    opened = await open_stack(database, redis_prefix)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture(scope="session")
-async def player_channel(
-    player_process: ServiceProcess,
-) -> AsyncIterator[grpc.aio.Channel]:
-    channel = open_channel(player_process.server.address, timeout=5.0)
-    yield channel
-    await channel.close()
+def player_process(stack: Stack) -> ServiceProcess:
+    return stack.player_process
 
 
 @pytest.fixture(scope="session")
-def player_stub(player_channel: grpc.aio.Channel) -> player_pb2_grpc.PlayerServiceStub:
-    return player_pb2_grpc.PlayerServiceStub(player_channel)
+def player_stub(stack: Stack) -> player_pb2_grpc.PlayerServiceAsyncStub:
+    return stack.player
+
+
+@pytest.fixture(scope="session")
+def nodes_stub(stack: Stack) -> nodes_pb2_grpc.NodesServiceAsyncStub:
+    return stack.nodes
 
 
 @pytest.fixture
@@ -50,12 +93,15 @@ async def fresh_database() -> AsyncIterator[ThrowawayDatabase]:
 
 
 @pytest.fixture
-async def fresh_player_stub(
+async def fresh_stack(
     fresh_database: ThrowawayDatabase, redis_prefix: str
-) -> AsyncIterator[player_pb2_grpc.PlayerServiceStub]:
-    """A player service on its own database."""
-    process = await start_player(player_settings(fresh_database, redis_prefix))
-    channel = open_channel(process.server.address, timeout=5.0)
-    yield player_pb2_grpc.PlayerServiceStub(channel)
-    await channel.close()
-    await process.stop(0)
+) -> AsyncIterator[Stack]:
+    """Player and nodes services on a database of the test's own."""
+    opened = await open_stack(fresh_database, redis_prefix)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def fresh_player_stub(fresh_stack: Stack) -> player_pb2_grpc.PlayerServiceAsyncStub:
+    return fresh_stack.player

@@ -1,0 +1,1 @@
+"""The nodes service: botnets, HP, the build queue and the dashboard."""
