@@ -11,6 +11,8 @@ from services.nodes.server import build as build_nodes
 from services.nodes.service import Payments
 from services.player.config import PlayerSettings
 from services.player.server import build as build_player
+from services.scheduler.config import SchedulerSettings
+from services.scheduler.server import build as build_scheduler
 from tests.fixtures_db import REDIS_URL, ThrowawayDatabase
 
 # Kinds the tests build: one that is due at once, one that never is in a test.
@@ -19,6 +21,8 @@ TEST_KINDS = {
     "proxy": NodeKind(cost=300, build_seconds=30, hp=150, income=5),
     "instant": NodeKind(cost=100, build_seconds=0, hp=50, income=1),
     "slow": NodeKind(cost=100, build_seconds=3600, hp=50, income=1),
+    "blink": NodeKind(cost=10, build_seconds=1, hp=50, income=1),
+    "flash": NodeKind(cost=10, build_seconds=3, hp=50, income=1),
 }
 
 
@@ -61,6 +65,30 @@ def nodes_settings(
     }
     values.update(overrides)
     return NodesSettings(**values)
+
+
+def scheduler_settings(
+    database: ThrowawayDatabase, redis_prefix: str, **overrides: Any
+) -> SchedulerSettings:
+    values: dict[str, Any] = {
+        "database_url": database.url("scheduler"),
+        "redis_url": REDIS_URL,
+        "redis_prefix": redis_prefix,
+        "grpc_port": 0,
+        "poll_interval": 0.5,
+        "lock_ttl": 1.5,
+        "heat_window_seconds": 1,
+        "rpc_timeout": 2.0,
+        "shutdown_grace": 1.0,
+    }
+    values.update(overrides)
+    return SchedulerSettings(**values)
+
+
+async def start_scheduler(settings: SchedulerSettings) -> ServiceProcess:
+    process = await build_scheduler(settings)
+    await process.start()
+    return process
 
 
 async def start_player(settings: PlayerSettings) -> ServiceProcess:

@@ -26,16 +26,21 @@ class ServiceProcess:
 
     server: GrpcServer
     closers: list[Closer] = field(default_factory=list)
+    # Called once the server is up; each returns the tasks it started.
+    starters: list[Callable[[], list[asyncio.Task[None]]]] = field(default_factory=list)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         await self.server.start()
+        for start in self.starters:
+            self.background.extend(start())
 
     async def stop(self, grace: float | None = None) -> None:
-        await self.server.stop(grace)
+        # Background loops stop first so none starts work the server cannot finish.
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.server.stop(grace)
         for close in reversed(self.closers):
             await close()
 

@@ -67,7 +67,7 @@ async def test_an_order_is_paid_once_and_queued_until_its_build_time(
 
     assert build.state == pb.BUILD_STATE_IN_PROGRESS
     assert build.cost == 150
-    finishes_at = build.finishes_at.ToDatetime().timestamp()
+    finishes_at = build.finishes_at.ToSeconds()
     assert before + 9 <= finishes_at <= time.time() + 11
     assert retried.id == build.id
     assert await credits(stack, player.id) == 1000 - 150
@@ -280,7 +280,7 @@ async def test_due_builds_complete_in_order_and_appear_on_the_dashboard(
     assert before.total_nodes == 3
     assert (done.completed, rest.completed) == (1, 1)
     assert all(late >= 0 for late in [*done.lateness_ms, *rest.lateness_ms])
-    assert rest.next_due_at.ToDatetime().timestamp() > time.time() + 3000
+    assert rest.next_due_at.ToSeconds() > time.time() + 3000
     assert after.total_nodes == 5
     assert sorted(node.kind for node in after.nodes).count("instant") == 2
     rows = await sql(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import asyncpg
 import grpc
 import pytest
 
 from hiddenwars.player.v1 import player_pb2 as pb
-from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceAsyncStub
 from tests.fixtures_db import ThrowawayDatabase
+
+if TYPE_CHECKING:
+    from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceAsyncStub
 
 PASSWORD = "correct horse battery"
 
@@ -23,7 +26,10 @@ async def register(stub: PlayerServiceAsyncStub, username: str) -> pb.Player:
 
 
 async def login(
-    stub: PlayerServiceAsyncStub, username: str, password: str = PASSWORD, address: str = ""
+    stub: PlayerServiceAsyncStub,
+    username: str,
+    password: str = PASSWORD,
+    address: str = "",
 ) -> pb.LoginResponse:
     return await stub.Login(
         pb.LoginRequest(username=username, password=password, client_address=address)

@@ -1,0 +1,1 @@
+"""The scheduler: drains the domain services' due-work queues and runs tickers."""

@@ -1,0 +1,113 @@
+"""The scheduler drains due builds on time and ticks heat decay once per window."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+
+from hiddenwars.nodes.v1 import nodes_pb2 as pb
+from hiddenwars.scheduler.v1 import scheduler_pb2, scheduler_pb2_grpc
+from services.common.clients import open_channel
+from tests.integration.conftest import Stack
+from tests.servers import scheduler_settings, start_scheduler
+
+
+async def fetch(stack: Stack, query: str, *args: object) -> list:
+    connection = await asyncpg.connect(stack.database.superuser_url)
+    try:
+        return await connection.fetch(query, *args)
+    finally:
+        await connection.close()
+
+
+async def wait_for_completed(stack: Stack, count: int, seconds: float) -> float:
+    started = time.monotonic()
+    async with asyncio.timeout(seconds):
+        while True:
+            rows = await fetch(
+                stack,
+                "SELECT count(*) AS n FROM nodes.builds WHERE state = 'completed'",
+            )
+            if rows[0]["n"] >= count:
+                return time.monotonic() - started
+            await asyncio.sleep(0.05)
+
+
+async def test_a_build_is_completed_on_time_woken_early_despite_a_long_poll(
+    fresh_stack: Stack, redis_prefix: str
+):
+    scheduler = await start_scheduler(
+        scheduler_settings(
+            fresh_stack.database,
+            redis_prefix,
+            player_address=fresh_stack.player_process.server.address,
+            nodes_address=fresh_stack.nodes_process.server.address,
+            poll_interval=30.0,
+        )
+    )
+    try:
+        await asyncio.sleep(0.3)  # the scheduler has looked once and gone to sleep
+        player = await fresh_stack.register("timely")
+        build = await fresh_stack.nodes.OrderBuild(
+            pb.OrderBuildRequest(player_id=player.id, kind="blink", idempotency_key="b")
+        )
+
+        waited = await wait_for_completed(fresh_stack, 1, seconds=10)
+        page = await fresh_stack.nodes.ListNodes(
+            pb.ListNodesRequest(player_id=player.id)
+        )
+        rows = await fetch(
+            fresh_stack,
+            "SELECT lateness_ms FROM nodes.builds WHERE id = $1::uuid",
+            build.build.id,
+        )
+        channel = open_channel(scheduler.server.address, timeout=2)
+        status = await scheduler_pb2_grpc.SchedulerServiceStub(channel).GetQueueStatus(
+            scheduler_pb2.GetQueueStatusRequest()
+        )
+        await channel.close()
+    finally:
+        await scheduler.stop(0)
+
+    assert waited < 5  # a 30 s poll could not have done it
+    assert page.total_nodes == 4
+    assert 0 <= rows[0]["lateness_ms"] < 2000
+    builds = next(queue for queue in status.queues if queue.queue == "builds")
+    assert builds.completed == 1
+
+
+async def test_heat_decays_once_per_elapsed_window(
+    fresh_stack: Stack, redis_prefix: str
+):
+    player = await fresh_stack.register("smoking")
+    await fetch(
+        fresh_stack,
+        "UPDATE player.players SET heat = 100 WHERE id = $1::uuid",
+        player.id,
+    )
+    scheduler = await start_scheduler(
+        scheduler_settings(
+            fresh_stack.database,
+            redis_prefix,
+            player_address=fresh_stack.player_process.server.address,
+            nodes_address=fresh_stack.nodes_process.server.address,
+        )
+    )
+    try:
+        await asyncio.sleep(3.2)
+    finally:
+        await scheduler.stop(0)
+
+    windows = await fetch(
+        fresh_stack,
+        "SELECT window_number FROM player.ticker_windows ORDER BY window_number",
+    )
+    numbers = [row["window_number"] for row in windows]
+    heat = await fetch(
+        fresh_stack, "SELECT heat FROM player.players WHERE id = $1::uuid", player.id
+    )
+    assert 3 <= len(numbers) <= 5
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    assert heat[0]["heat"] == 100 - len(numbers)
