@@ -63,7 +63,7 @@ async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
     players = [await stack.register(f"chaos{n}") for n in range(12)]
     await fetch(stack, "UPDATE player.players SET heat = 1000")
     schedulers = [await spawn_scheduler(stack, prefix) for _ in range(3)]
-    killed, paused, steady = schedulers
+    killed, paused, _steady = schedulers
     started = time.time()
     try:
         kinds = ["instant", "blink", "flash"]
@@ -110,7 +110,8 @@ async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
     )
     new_nodes = await fetch(
         stack,
-        "SELECT count(*) AS n FROM nodes.nodes WHERE kind IN ('instant', 'blink', 'flash')",
+        "SELECT count(*) AS n FROM nodes.nodes "
+        "WHERE kind IN ('instant', 'blink', 'flash')",
     )
     assert builds[0]["n"] == 36
     assert builds[0]["nodes"] == 36
