@@ -67,3 +67,14 @@ async def drop_test_database(database: ThrowawayDatabase) -> None:
             )
     finally:
         await admin.close()
+
+
+async def query(
+    database: ThrowawayDatabase, sql: str, *args: object
+) -> list[asyncpg.Record]:
+    """Run one statement as the superuser: seed or check rows behind the services."""
+    connection = await asyncpg.connect(database.superuser_url)
+    try:
+        return await connection.fetch(sql, *args)
+    finally:
+        await connection.close()

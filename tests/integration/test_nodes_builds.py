@@ -19,17 +19,9 @@ from services.common.clients import open_channel
 from services.common.errors import Unavailable
 from services.nodes import repository
 from services.nodes.player_client import PlayerPayments
-from tests.fixtures_db import ThrowawayDatabase
+from tests.fixtures_db import ThrowawayDatabase, query
 from tests.integration.conftest import Stack
 from tests.servers import nodes_settings, start_nodes
-
-
-async def sql(database: ThrowawayDatabase, query: str, *args: object) -> list:
-    connection = await asyncpg.connect(database.superuser_url)
-    try:
-        return await connection.fetch(query, *args)
-    finally:
-        await connection.close()
 
 
 async def credits(stack: Stack, player_id: str) -> int:
@@ -48,8 +40,10 @@ async def order(nodes, player_id: str, kind: str, key: str = "", upgrade: str = 
     return reply.build
 
 
-async def builds_of(database: ThrowawayDatabase, player_id: str) -> list:
-    return await sql(
+async def builds_of(
+    database: ThrowawayDatabase, player_id: str
+) -> list[asyncpg.Record]:
+    return await query(
         database,
         "SELECT id, state FROM nodes.builds WHERE player_id = $1::uuid",
         player_id,
@@ -79,7 +73,7 @@ async def test_an_order_without_enough_credits_leaves_no_build_behind(
     stack: Stack, database, unique
 ):
     player = await stack.register(f"poor_{unique}")
-    await sql(
+    await query(
         database,
         "UPDATE player.players SET credits = 10 WHERE id = $1::uuid",
         player.id,
@@ -247,7 +241,7 @@ async def test_an_unconfirmed_payment_the_player_cannot_afford_is_cancelled(
     payments.fail_before = 1
     with pytest.raises(grpc.aio.AioRpcError):
         await order(nodes, player.id, "slow", key="order-5")
-    await sql(
+    await query(
         fresh_stack.database,
         "UPDATE player.players SET credits = 5 WHERE id = $1::uuid",
         player.id,
@@ -283,7 +277,7 @@ async def test_due_builds_complete_in_order_and_appear_on_the_dashboard(
     assert rest.next_due_at.ToSeconds() > time.time() + 3000
     assert after.total_nodes == 5
     assert sorted(node.kind for node in after.nodes).count("instant") == 2
-    rows = await sql(
+    rows = await query(
         fresh_stack.database,
         "SELECT state, node_id FROM nodes.builds WHERE id = $1::uuid",
         first.id,
@@ -308,13 +302,13 @@ async def test_concurrent_completers_never_complete_the_same_build(
     )
 
     assert sum(reply.completed for reply in replies) == 24
-    rows = await sql(
+    rows = await query(
         fresh_stack.database,
         "SELECT count(*) AS built, count(DISTINCT node_id) AS distinct_nodes "
         "FROM nodes.builds WHERE state = 'completed'",
     )
     assert (rows[0]["built"], rows[0]["distinct_nodes"]) == (24, 24)
-    nodes = await sql(
+    nodes = await query(
         fresh_stack.database,
         "SELECT count(*) AS n FROM nodes.nodes WHERE kind = 'instant'",
     )
@@ -329,7 +323,7 @@ async def test_an_upgrade_raises_the_level_of_the_same_node(fresh_stack: Stack):
     build = await order(fresh_stack.nodes, player.id, "", key="up", upgrade=relay.id)
     assert build.cost == 300
 
-    await sql(
+    await query(
         fresh_stack.database,
         "UPDATE nodes.builds SET finishes_at = now() WHERE id = $1::uuid",
         build.id,

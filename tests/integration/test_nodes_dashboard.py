@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import asyncpg
 import grpc
 import pytest
 import redis.asyncio as aioredis
@@ -13,25 +12,17 @@ import redis.asyncio as aioredis
 from hiddenwars.nodes.v1 import nodes_pb2 as pb
 from hiddenwars.player.v1 import player_pb2
 from services.nodes import repository
-from tests.fixtures_db import REDIS_URL, ThrowawayDatabase
+from tests.fixtures_db import REDIS_URL, ThrowawayDatabase, query
 from tests.integration.conftest import Stack
 
 
-async def sql(database: ThrowawayDatabase, query: str, *args: object) -> list:
-    connection = await asyncpg.connect(database.superuser_url)
-    try:
-        return await connection.fetch(query, *args)
-    finally:
-        await connection.close()
-
-
 async def seed_nodes(database: ThrowawayDatabase, player_id: str, count: int) -> None:
-    await sql(
+    await query(
         database,
         "INSERT INTO nodes.owners (player_id) VALUES ($1::uuid) ON CONFLICT DO NOTHING",
         player_id,
     )
-    await sql(
+    await query(
         database,
         """
         INSERT INTO nodes.nodes (player_id, kind, hp, max_hp, income, created_at)
@@ -97,7 +88,7 @@ async def test_a_registration_whose_grant_failed_is_repaired_by_a_retry(
         await cut_off.stop(0)
     player_id = reply.player.id
     assert (await list_page(stack, player_id)).total_nodes == 0
-    pending = await sql(
+    pending = await query(
         database,
         "SELECT attempts FROM player.starter_grants "
         "WHERE player_id = $1::uuid AND delivered_at IS NULL",
@@ -106,7 +97,7 @@ async def test_a_registration_whose_grant_failed_is_repaired_by_a_retry(
     assert len(pending) == 1
 
     # Once due, the retry (the scheduler's call) delivers it.
-    await sql(
+    await query(
         database,
         "UPDATE player.starter_grants SET due_at = now() WHERE player_id = $1::uuid",
         player_id,
@@ -158,7 +149,9 @@ async def test_a_forged_page_token_is_invalid(stack: Stack):
     assert caught.value.details().startswith("page_token:")
 
 
-async def cached_pages(redis_prefix: str, player_id: str) -> dict:
+async def cached_pages(
+    redis_prefix: str, player_id: str
+) -> dict[bytes | str, bytes | str]:
     client = aioredis.Redis.from_url(REDIS_URL)
     try:
         return await client.hgetall(f"{redis_prefix}nodes:dashboard:data:{player_id}")
@@ -175,7 +168,9 @@ async def test_a_page_is_served_from_redis_after_the_first_read(
     assert await cached_pages(redis_prefix, player_id) != {}
 
     # A change made behind the service's back is not seen: the page is cached.
-    await sql(database, "DELETE FROM nodes.nodes WHERE player_id = $1::uuid", player_id)
+    await query(
+        database, "DELETE FROM nodes.nodes WHERE player_id = $1::uuid", player_id
+    )
     second = await list_page(stack, player_id)
 
     assert second == first

@@ -5,29 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 
-import asyncpg
-
 from hiddenwars.nodes.v1 import nodes_pb2 as pb
 from hiddenwars.scheduler.v1 import scheduler_pb2, scheduler_pb2_grpc
 from services.common.clients import open_channel
+from tests.fixtures_db import query
 from tests.integration.conftest import Stack
 from tests.servers import scheduler_settings, start_scheduler
-
-
-async def fetch(stack: Stack, query: str, *args: object) -> list:
-    connection = await asyncpg.connect(stack.database.superuser_url)
-    try:
-        return await connection.fetch(query, *args)
-    finally:
-        await connection.close()
 
 
 async def wait_for_completed(stack: Stack, count: int, seconds: float) -> float:
     started = time.monotonic()
     async with asyncio.timeout(seconds):
         while True:
-            rows = await fetch(
-                stack,
+            rows = await query(
+                stack.database,
                 "SELECT count(*) AS n FROM nodes.builds WHERE state = 'completed'",
             )
             if rows[0]["n"] >= count:
@@ -58,8 +49,8 @@ async def test_a_build_is_completed_on_time_woken_early_despite_a_long_poll(
         page = await fresh_stack.nodes.ListNodes(
             pb.ListNodesRequest(player_id=player.id)
         )
-        rows = await fetch(
-            fresh_stack,
+        rows = await query(
+            fresh_stack.database,
             "SELECT lateness_ms FROM nodes.builds WHERE id = $1::uuid",
             build.build.id,
         )
@@ -82,8 +73,8 @@ async def test_heat_decays_once_per_elapsed_window(
     fresh_stack: Stack, redis_prefix: str
 ):
     player = await fresh_stack.register("smoking")
-    await fetch(
-        fresh_stack,
+    await query(
+        fresh_stack.database,
         "UPDATE player.players SET heat = 100 WHERE id = $1::uuid",
         player.id,
     )
@@ -100,13 +91,15 @@ async def test_heat_decays_once_per_elapsed_window(
     finally:
         await scheduler.stop(0)
 
-    windows = await fetch(
-        fresh_stack,
+    windows = await query(
+        fresh_stack.database,
         "SELECT window_number FROM player.ticker_windows ORDER BY window_number",
     )
     numbers = [row["window_number"] for row in windows]
-    heat = await fetch(
-        fresh_stack, "SELECT heat FROM player.players WHERE id = $1::uuid", player.id
+    heat = await query(
+        fresh_stack.database,
+        "SELECT heat FROM player.players WHERE id = $1::uuid",
+        player.id,
     )
     assert 3 <= len(numbers) <= 5
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))

@@ -8,22 +8,13 @@ import signal
 import sys
 import time
 
-import asyncpg
 import pytest
 
 from hiddenwars.nodes.v1 import nodes_pb2 as pb
-from tests.fixtures_db import REDIS_URL
+from tests.fixtures_db import REDIS_URL, query
 from tests.integration.conftest import Stack
 
 LOCK_TTL = 1.5
-
-
-async def fetch(stack: Stack, query: str, *args: object) -> list:
-    connection = await asyncpg.connect(stack.database.superuser_url)
-    try:
-        return await connection.fetch(query, *args)
-    finally:
-        await connection.close()
 
 
 async def spawn_scheduler(
@@ -61,7 +52,7 @@ async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
     stack = fresh_stack
     prefix = f"{redis_prefix}chaos:"
     players = [await stack.register(f"chaos{n}") for n in range(12)]
-    await fetch(stack, "UPDATE player.players SET heat = 1000")
+    await query(stack.database, "UPDATE player.players SET heat = 1000")
     schedulers = [await spawn_scheduler(stack, prefix) for _ in range(3)]
     killed, paused, _steady = schedulers
     started = time.time()
@@ -87,8 +78,8 @@ async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
 
         async with asyncio.timeout(20):
             while True:
-                open_builds = await fetch(
-                    stack,
+                open_builds = await query(
+                    stack.database,
                     "SELECT count(*) AS n FROM nodes.builds WHERE state <> 'completed'",
                 )
                 if open_builds[0]["n"] == 0:
@@ -104,12 +95,12 @@ async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
             await process.wait()
     elapsed = time.time() - started
 
-    builds = await fetch(
-        stack,
+    builds = await query(
+        stack.database,
         "SELECT count(*) AS n, count(DISTINCT node_id) AS nodes FROM nodes.builds",
     )
-    new_nodes = await fetch(
-        stack,
+    new_nodes = await query(
+        stack.database,
         "SELECT count(*) AS n FROM nodes.nodes "
         "WHERE kind IN ('instant', 'blink', 'flash')",
     )
@@ -119,14 +110,15 @@ async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
 
     windows = [
         row["window_number"]
-        for row in await fetch(
-            stack, "SELECT window_number FROM player.ticker_windows ORDER BY 1"
+        for row in await query(
+            stack.database, "SELECT window_number FROM player.ticker_windows ORDER BY 1"
         )
     ]
     assert windows == list(range(windows[0], windows[0] + len(windows)))
     assert elapsed - 3 <= len(windows) <= elapsed + 1
     heats = {
-        row["heat"] for row in await fetch(stack, "SELECT heat FROM player.players")
+        row["heat"]
+        for row in await query(stack.database, "SELECT heat FROM player.players")
     }
     assert heats == {1000 - len(windows)}
     assert killed.returncode == -signal.SIGKILL

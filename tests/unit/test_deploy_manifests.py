@@ -153,16 +153,19 @@ def config(documents: list[Manifest]) -> dict[str, str]:
 def test_every_rendered_document_is_valid_against_the_strict_kubernetes_schema(
     rendered: dict[str, list[Manifest]], render_name: str
 ) -> None:
+    problems = []
     for document in rendered[render_name]:
-        what = f"{render_name}: {document['kind']}/{document['metadata']['name']}"
+        what = f"{document['kind']}/{document['metadata']['name']}"
         try:
             used = kubernetes_validate.validate(
                 document, KUBERNETES_VERSION, strict=True
             )
         except kubernetes_validate.ValidationError as error:
             path = ".".join(str(part) for part in error.path)
-            pytest.fail(f"{what}: {path}: {error.message}")
-        assert used == KUBERNETES_VERSION, what
+            problems.append(f"{what}: {path}: {error.message}")
+        else:
+            assert used == KUBERNETES_VERSION, what
+    assert not problems, "\n".join(problems)
 
 
 def test_the_strict_validator_rejects_a_misspelt_field(base: list[Manifest]) -> None:
@@ -229,15 +232,16 @@ def test_every_container_has_cpu_and_memory_requests_and_limits(
                 )
 
 
-def test_every_grpc_service_is_probed_with_grpc_health_on_its_own_port(
+def test_grpc_services_are_ready_by_grpc_health_and_alive_by_their_port(
     base: list[Manifest],
 ) -> None:
     deployments = objects(base, "Deployment")
     for name, port in GRPC_PORTS.items():
         container = main_container(deployments[name])
         assert [p["containerPort"] for p in container["ports"]] == [port], name
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == port, f"{name}: {probe}"
+        assert container["readinessProbe"]["grpc"]["port"] == port, name
+        # Health follows PostgreSQL; an outage must not restart every pod.
+        assert container["livenessProbe"]["tcpSocket"]["port"] == port, name
 
 
 def test_the_gateway_is_ready_on_healthz_and_alive_while_its_port_accepts(
@@ -339,7 +343,8 @@ def test_every_deployment_has_a_cluster_ip_service_that_selects_its_pods(
         ports = main_container(deployment)["ports"]
         for port in spec["ports"]:
             target = port.get("targetPort", port["port"])
-            assert any(target in (p.get("name"), p["containerPort"]) for p in ports)
+            targets = {p["containerPort"] for p in ports} | {p["name"] for p in ports}
+            assert target in targets, f"{name}: targetPort {target}"
             assert port["port"] == GRPC_PORTS.get(name, 8080), name
 
 

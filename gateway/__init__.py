@@ -1,0 +1,1 @@
+"""The HTTP/JSON gateway between the browser and the gRPC services."""

@@ -1,0 +1,66 @@
+"""Routes for accounts and sessions: register, log in, log out, who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.auth import PlayerId, Token
+from gateway.errors import responses
+from gateway.models import Credentials, Player, Session
+from gateway.state import BackendsDep
+from hiddenwars.player.v1 import player_pb2
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+# What any route that calls a service may answer besides its own errors.
+_BACKEND_FAILURES = (500, 503, 504)
+
+
+@router.post(
+    "/accounts",
+    status_code=201,
+    responses=responses(400, 409, 413, 422, *_BACKEND_FAILURES),
+)
+async def register(body: Credentials, backends: BackendsDep) -> Player:
+    """Create an account with the starting credits."""
+    reply = await backends.player.Register(
+        player_pb2.RegisterRequest(username=body.username, password=body.password)
+    )
+    return Player.from_proto(reply.player)
+
+
+@router.post(
+    "/sessions",
+    status_code=201,
+    responses=responses(401, 413, 422, 429, *_BACKEND_FAILURES),
+)
+async def login(body: Credentials, request: Request, backends: BackendsDep) -> Session:
+    """Open a session; repeated failures are refused for a minute (429)."""
+    # The player service limits failed logins per client address too.
+    address = request.client.host if request.client else ""
+    reply = await backends.player.Login(
+        player_pb2.LoginRequest(
+            username=body.username, password=body.password, client_address=address
+        )
+    )
+    return Session.from_proto(reply)
+
+
+@router.delete(
+    "/sessions/current",
+    status_code=204,
+    response_class=Response,
+    responses=responses(401, *_BACKEND_FAILURES),
+)
+async def logout(token: Token, backends: BackendsDep) -> None:
+    """Revoke the token this request carries."""
+    await backends.player.Logout(player_pb2.LogoutRequest(token=token))
+
+
+@router.get("/me", responses=responses(401, *_BACKEND_FAILURES))
+async def me(player_id: PlayerId, backends: BackendsDep) -> Player:
+    """The calling player's public state."""
+    reply = await backends.player.GetPlayer(
+        player_pb2.GetPlayerRequest(player_id=player_id)
+    )
+    return Player.from_proto(reply.player)
