@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.middleware import Middleware
 
-from gateway import accounts, health
+from gateway import accounts, botnet, health
 from gateway.backends import Backends
 from gateway.config import GatewaySettings
 from gateway.errors import EXCEPTION_HANDLERS, UnexpectedErrors, document_problems
@@ -69,6 +69,7 @@ def create_app(settings: GatewaySettings, backends: Backends | None = None) -> F
     if backends is not None:
         app.state.backends = backends
     app.include_router(accounts.router)
+    app.include_router(botnet.router)
     app.include_router(health.router)
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/v1/healthz")

@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.config import BackendName, GatewaySettings
+from hiddenwars.nodes.v1 import nodes_pb2_grpc
 from hiddenwars.player.v1 import player_pb2_grpc
 from services.common.clients import open_channel
 
@@ -24,6 +25,7 @@ class Backends:
     def __init__(self, channels: Mapping[BackendName, grpc.aio.Channel]) -> None:
         self.channels = dict(channels)
         self.player = player_pb2_grpc.PlayerServiceStub(self.channels["player"])
+        self.nodes = nodes_pb2_grpc.NodesServiceStub(self.channels["nodes"])
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> Backends:
