@@ -333,6 +333,8 @@ async def test_openapi_document_lists_the_routes(client):
         "/v1/sessions/current": ["delete"],
         "/v1/me": ["get"],
         "/v1/healthz": ["get"],
+        "/v1/nodes": ["get"],
+        "/v1/builds": ["get", "post"],
     }
     conflict = paths["/v1/accounts"]["post"]["responses"]["409"]
     assert list(conflict["content"]) == [PROBLEM]
