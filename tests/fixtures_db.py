@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from scripts.stack import url_for
 from services.common.migrate import apply_migrations
 from services.common.provision import SERVICES, provision, role_name
 
@@ -16,14 +17,6 @@ ADMIN_URL = os.environ.get(
     "HW_DEV_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("HW_DEV_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def url_for(admin_url: str, user: str, database: str) -> str:
-    """The admin URL with another user and database (trust auth, no password)."""
-    parts = urlsplit(admin_url)
-    host = parts.hostname or "127.0.0.1"
-    netloc = f"{user}@{host}:{parts.port or 5432}"
-    return urlunsplit((parts.scheme, netloc, f"/{database}", parts.query, ""))
 
 
 @dataclass(frozen=True)
