@@ -1,0 +1,52 @@
+"""The whole game as real processes on free ports, on a throwaway database."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from scripts.stack import MODULES, GameStack, StackConfig
+from tests.fixtures_db import REDIS_URL, ThrowawayDatabase
+from tests.servers import free_port
+
+# Builds finish in a second so a test can watch one complete.
+QUICK_KINDS = {
+    "relay": {"cost": 150, "build_seconds": 1, "hp": 100, "income": 2},
+    "proxy": {"cost": 300, "build_seconds": 2, "hp": 150, "income": 5},
+}
+
+
+@pytest.fixture(scope="session")
+async def game(
+    database: ThrowawayDatabase, redis_prefix: str
+) -> AsyncIterator[StackConfig]:
+    logs = Path(tempfile.mkdtemp(prefix="hw-e2e-"))
+    config = StackConfig(
+        admin_url=database.admin_url,
+        redis_url=REDIS_URL,
+        database=database.name,
+        role_prefix=database.role_prefix,
+        redis_prefix=redis_prefix,
+        ports={name: free_port() for name in MODULES},
+        extra_env={
+            "HW_NODE_KINDS": json.dumps(QUICK_KINDS),
+            "HW_POLL_INTERVAL": "1",
+            "HW_LOG_LEVEL": "WARNING",
+        },
+        log_dir=logs,
+    )
+    stack = GameStack(config)
+    await stack.start()
+    yield config
+    await stack.stop()
+
+
+@pytest.fixture
+async def http(game: StackConfig) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(base_url=game.gateway_url, timeout=5.0) as client:
+        yield client
