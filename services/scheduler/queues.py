@@ -73,6 +73,9 @@ class QueueDrainer:
 
     async def run(self) -> None:
         while True:
+            # Cleared before the drain, not after: a wake-up that arrives while
+            # draining must cut the following sleep short, not be lost.
+            self._wake.clear()
             try:
                 next_due = await self.drain()
             except ServiceError as exc:
@@ -125,6 +128,5 @@ class QueueDrainer:
         delay = self.poll_interval
         if due_at is not None:
             delay = min(max(0.0, due_at - time.time()), self.poll_interval)
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
