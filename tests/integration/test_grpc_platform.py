@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hiddenwars.player.v1 import player_pb2 as pb
 from hiddenwars.player.v1 import player_pb2_grpc
+from services.common.clients import open_channel
 from services.common.db import create_pool
 from services.common.errors import ResourceExhausted
 from services.common.grpcserver import GrpcServer
@@ -209,3 +210,45 @@ async def test_sigterm_lets_in_flight_calls_finish_then_exits_cleanly(
         f"late{i}_{unique}" for i in range(6)
     )
     assert '"message": "shutdown requested"' in output
+
+
+async def test_a_call_made_without_a_timeout_still_carries_a_deadline(
+    database: ThrowawayDatabase,
+):
+    seen: list[float | None] = []
+
+    async def remember_deadline(request: bytes) -> bytes:
+        return request
+
+    pool = await create_pool(database.url("hacks"))
+
+    async def handle(request: bytes, context) -> bytes:
+        seen.append(context.time_remaining())
+        return request
+
+    server = echo_server(pool, remember_deadline)
+    handler = grpc.method_handlers_generic_handler(
+        "test.Deadline",
+        {
+            "Call": grpc.unary_unary_rpc_method_handler(
+                handle,
+                request_deserializer=lambda raw: raw,
+                response_serializer=lambda raw: raw,
+            )
+        },
+    )
+    server.server.add_generic_rpc_handlers((handler,))
+    await server.start()
+    channel = open_channel(server.address, timeout=2.5)
+    try:
+        method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            "/test.Deadline/Call"
+        )
+        await method(b"x")  # no timeout given by the caller
+    finally:
+        await channel.close()
+        await server.stop(0)
+        await pool.close()
+
+    assert seen[0] is not None
+    assert 0 < seen[0] <= 2.5

@@ -206,3 +206,31 @@ async def test_get_player_of_an_unknown_id_is_not_found(player_stub):
         )
 
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_sessions_work_end_to_end_while_redis_is_unreachable(
+    database: ThrowawayDatabase, redis_prefix: str, unique: str
+):
+    from hiddenwars.player.v1 import player_pb2_grpc
+    from services.common.clients import open_channel
+    from tests.servers import free_port, player_settings, start_player
+
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    process = await start_player(
+        player_settings(database, redis_prefix, redis_url=unreachable)
+    )
+    channel = open_channel(process.server.address, timeout=5)
+    try:
+        stub = player_pb2_grpc.PlayerServiceStub(channel)
+        player = await register(stub, f"offline_{unique}")
+        token = (await login(stub, f"offline_{unique}")).token
+        owner = await stub.Authenticate(pb.AuthenticateRequest(token=token))
+        await stub.Logout(pb.LogoutRequest(token=token))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.Authenticate(pb.AuthenticateRequest(token=token))
+    finally:
+        await channel.close()
+        await process.stop(0)
+
+    assert owner.player_id == player.id
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
