@@ -16,10 +16,12 @@ service's schema, and PUBLIC loses CREATE on `public`.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 
 import asyncpg
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.config import ConfigError, load_settings
 
 SERVICES = ("player", "nodes", "hacks", "scheduler")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -85,19 +87,36 @@ async def provision(
         await connection.close()
 
 
+class ProvisionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HW_", frozen=True, extra="ignore")
+
+    admin_database_url: str
+    database_name: str = "hiddenwars"
+    role_prefix: str = "hw_"
+    role_password_player: str = ""
+    role_password_nodes: str = ""
+    role_password_hacks: str = ""
+    role_password_scheduler: str = ""
+
+    def passwords(self) -> dict[str, str]:
+        return {
+            service: getattr(self, f"role_password_{service}") for service in SERVICES
+        }
+
+
 def main() -> None:
-    passwords = {
-        service: os.environ[f"HW_ROLE_PASSWORD_{service.upper()}"]
-        for service in SERVICES
-        if os.environ.get(f"HW_ROLE_PASSWORD_{service.upper()}")
-    }
     try:
-        admin_url = os.environ["HW_ADMIN_DATABASE_URL"]
-        database = os.environ.get("HW_DATABASE_NAME", "hiddenwars")
-        prefix = os.environ.get("HW_ROLE_PREFIX", "hw_")
-    except KeyError as exc:
-        raise SystemExit(f"missing environment variable {exc.args[0]}") from None
-    asyncio.run(provision(admin_url, database, prefix, passwords))
+        settings = load_settings(ProvisionSettings)
+    except ConfigError as exc:
+        raise SystemExit(f"provision: {exc}") from None
+    asyncio.run(
+        provision(
+            settings.admin_database_url,
+            settings.database_name,
+            settings.role_prefix,
+            settings.passwords(),
+        )
+    )
 
 
 if __name__ == "__main__":
