@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from services.common.config import BaseServiceSettings
 from services.common.errors import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,15 @@ async def create_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> Any
         # Statements reach the service's own schema through the role's
         # search_path, set when the role is provisioned.
         server_settings={"application_name": "hiddenwars"},
+    )
+
+
+async def open_pool(settings: BaseServiceSettings) -> Any:
+    """The pool a service's settings describe."""
+    return await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
     )
 
 

@@ -26,6 +26,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from services.common.config import BaseServiceSettings
 from services.common.db import ping
 from services.common.errors import ServiceError, status_for
 
@@ -113,6 +114,24 @@ class GrpcServer:
         )
         self.port = self.server.add_insecure_port(f"{host}:{port}")
         self._watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: BaseServiceSettings,
+        service_name: str,
+        add_servicers: Callable[[grpc.aio.Server], None],
+        pool: Any,
+    ) -> GrpcServer:
+        """A server listening where the service's settings say."""
+        return cls(
+            service_names=[service_name],
+            add_servicers=add_servicers,
+            pool=pool,
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            shutdown_grace=settings.shutdown_grace,
+        )
 
     @property
     def address(self) -> str:

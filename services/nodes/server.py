@@ -5,7 +5,7 @@ from __future__ import annotations
 from hiddenwars.nodes.v1 import nodes_pb2, nodes_pb2_grpc
 from services.common.cache import RedisGuard, ScopedCache, create_redis
 from services.common.clients import open_channel
-from services.common.db import create_pool
+from services.common.db import open_pool
 from services.common.grpcserver import GrpcServer
 from services.common.process import ServiceProcess
 from services.nodes.config import NodesSettings
@@ -23,11 +23,7 @@ async def build(
     unknown = set(settings.starter_kinds) - set(settings.node_kinds)
     if unknown:
         raise ValueError(f"HW_STARTER_KINDS names unknown kinds: {sorted(unknown)}")
-    pool = await create_pool(
-        settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-    )
+    pool = await open_pool(settings)
     redis = create_redis(settings.redis_url)
     guard = RedisGuard(redis)
     player_channel = open_channel(settings.player_address, timeout=settings.rpc_timeout)
@@ -43,17 +39,13 @@ async def build(
         ),
         redis=guard,
     )
-    server = GrpcServer(
-        service_names=[SERVICE_NAME],
-        add_servicers=lambda grpc_server: (
-            nodes_pb2_grpc.add_NodesServiceServicer_to_server(
-                NodesHandlers(service), grpc_server
-            )
+    server = GrpcServer.from_settings(
+        settings,
+        SERVICE_NAME,
+        lambda grpc_server: nodes_pb2_grpc.add_NodesServiceServicer_to_server(
+            NodesHandlers(service), grpc_server
         ),
-        pool=pool,
-        host=settings.grpc_host,
-        port=settings.grpc_port,
-        shutdown_grace=settings.shutdown_grace,
+        pool,
     )
     return ServiceProcess(
         server=server, closers=[player_channel.close, redis.aclose, pool.close]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
 from services.common.cache import RedisGuard, ScopedCache, create_redis
 from services.common.clients import open_channel
-from services.common.db import create_pool
+from services.common.db import open_pool
 from services.common.grpcserver import GrpcServer
 from services.common.process import ServiceProcess
 from services.player.config import PlayerSettings
@@ -18,11 +18,7 @@ SERVICE_NAME = player_pb2.DESCRIPTOR.services_by_name["PlayerService"].full_name
 
 
 async def build(settings: PlayerSettings) -> ServiceProcess:
-    pool = await create_pool(
-        settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
-    )
+    pool = await open_pool(settings)
     redis = create_redis(settings.redis_url)
     nodes_channel = open_channel(settings.nodes_address, timeout=settings.rpc_timeout)
     service = PlayerService(
@@ -41,17 +37,13 @@ async def build(settings: PlayerSettings) -> ServiceProcess:
         ),
         starter_grants=NodesStarterGrants(nodes_channel),
     )
-    server = GrpcServer(
-        service_names=[SERVICE_NAME],
-        add_servicers=lambda grpc_server: (
-            player_pb2_grpc.add_PlayerServiceServicer_to_server(
-                PlayerHandlers(service), grpc_server
-            )
+    server = GrpcServer.from_settings(
+        settings,
+        SERVICE_NAME,
+        lambda grpc_server: player_pb2_grpc.add_PlayerServiceServicer_to_server(
+            PlayerHandlers(service), grpc_server
         ),
-        pool=pool,
-        host=settings.grpc_host,
-        port=settings.grpc_port,
-        shutdown_grace=settings.shutdown_grace,
+        pool,
     )
     return ServiceProcess(
         server=server,

@@ -58,17 +58,13 @@ async def build(settings: SchedulerSettings) -> ServiceProcess:
         wake_client=wake_client,
         wake_prefix=f"{settings.redis_prefix}scheduler:wake:",
     )
-    server = GrpcServer(
-        service_names=[SERVICE_NAME],
-        add_servicers=lambda grpc_server: (
-            scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(
-                SchedulerHandlers(scheduler), grpc_server
-            )
+    server = GrpcServer.from_settings(
+        settings,
+        SERVICE_NAME,
+        lambda grpc_server: scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(
+            SchedulerHandlers(scheduler), grpc_server
         ),
-        pool=pool,
-        host=settings.grpc_host,
-        port=settings.grpc_port,
-        shutdown_grace=settings.shutdown_grace,
+        pool,
     )
     return ServiceProcess(
         server=server,

@@ -38,7 +38,7 @@ def echo_server(pool, behaviour) -> GrpcServer:
     """A server with one generic method, to exercise the shared interceptors."""
 
     async def handle(request: bytes, context) -> bytes:
-        return await behaviour(request)
+        return await behaviour(request, context)
 
     handler = grpc.method_handlers_generic_handler(
         "test.Echo",
@@ -69,7 +69,7 @@ async def call_echo(address: str, payload: bytes) -> bytes:
 async def test_an_unexpected_error_is_internal_with_a_generic_message_logged_once(
     database: ThrowawayDatabase, caplog
 ):
-    async def explode(request: bytes) -> bytes:
+    async def explode(request: bytes, context) -> bytes:
         raise RuntimeError("SELECT secret FROM table; stack details")
 
     pool = await create_pool(database.url("hacks"))
@@ -95,7 +95,7 @@ async def test_an_unexpected_error_is_internal_with_a_generic_message_logged_onc
 async def test_a_service_error_reaches_the_caller_as_its_status(
     database: ThrowawayDatabase,
 ):
-    async def refuse(request: bytes) -> bytes:
+    async def refuse(request: bytes, context) -> bytes:
         raise ResourceExhausted("slow down: 3 builds at most")
 
     pool = await create_pool(database.url("hacks"))
@@ -119,7 +119,7 @@ async def wait_for_status(address: str, wanted: int, service: str = "") -> None:
 
 
 async def test_health_is_serving_only_while_postgres_answers(fresh_database):
-    async def echo(request: bytes) -> bytes:
+    async def echo(request: bytes, context) -> bytes:
         return request
 
     pool = await create_pool(fresh_database.url("hacks"), min_size=0)
@@ -217,32 +217,17 @@ async def test_a_call_made_without_a_timeout_still_carries_a_deadline(
 ):
     seen: list[float | None] = []
 
-    async def remember_deadline(request: bytes) -> bytes:
-        return request
-
-    pool = await create_pool(database.url("hacks"))
-
-    async def handle(request: bytes, context) -> bytes:
+    async def remember_deadline(request: bytes, context) -> bytes:
         seen.append(context.time_remaining())
         return request
 
+    pool = await create_pool(database.url("hacks"))
     server = echo_server(pool, remember_deadline)
-    handler = grpc.method_handlers_generic_handler(
-        "test.Deadline",
-        {
-            "Call": grpc.unary_unary_rpc_method_handler(
-                handle,
-                request_deserializer=lambda raw: raw,
-                response_serializer=lambda raw: raw,
-            )
-        },
-    )
-    server.server.add_generic_rpc_handlers((handler,))
     await server.start()
     channel = open_channel(server.address, timeout=2.5)
     try:
         method: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-            "/test.Deadline/Call"
+            "/test.Echo/Call"
         )
         await method(b"x")  # no timeout given by the caller
     finally:
