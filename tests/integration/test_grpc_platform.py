@@ -236,4 +236,4 @@ async def test_a_call_made_without_a_timeout_still_carries_a_deadline(
         await pool.close()
 
     assert seen[0] is not None
-    assert 0 < seen[0] <= 2.5
+    assert 0 < seen[0] <= 2.6  # the deadline of open_channel, give or take rounding
