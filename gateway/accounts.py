@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from gateway.auth import PlayerId, Token
+from gateway.auth import KnownOwnersDep, Reads, Token
 from gateway.errors import responses
 from gateway.models import Credentials, Player, Session
 from gateway.state import BackendsDep
@@ -34,7 +34,12 @@ async def register(body: Credentials, backends: BackendsDep) -> Player:
     status_code=201,
     responses=responses(401, 413, 422, 429, *_BACKEND_FAILURES),
 )
-async def login(body: Credentials, request: Request, backends: BackendsDep) -> Session:
+async def login(
+    body: Credentials,
+    request: Request,
+    backends: BackendsDep,
+    owners: KnownOwnersDep,
+) -> Session:
     """Open a session; repeated failures are refused for a minute (429)."""
     # The player service limits failed logins per client address too.
     address = request.client.host if request.client else ""
@@ -43,6 +48,7 @@ async def login(body: Credentials, request: Request, backends: BackendsDep) -> S
             username=body.username, password=body.password, client_address=address
         )
     )
+    owners.remember(owners.key(reply.token), reply.player.id)
     return Session.from_proto(reply)
 
 
@@ -52,15 +58,20 @@ async def login(body: Credentials, request: Request, backends: BackendsDep) -> S
     response_class=Response,
     responses=responses(401, *_BACKEND_FAILURES),
 )
-async def logout(token: Token, backends: BackendsDep) -> None:
+async def logout(token: Token, backends: BackendsDep, owners: KnownOwnersDep) -> None:
     """Revoke the token this request carries."""
+    owners.forget(owners.key(token))
     await backends.player.Logout(player_pb2.LogoutRequest(token=token))
 
 
 @router.get("/me", responses=responses(401, *_BACKEND_FAILURES))
-async def me(player_id: PlayerId, backends: BackendsDep) -> Player:
+async def me(reads: Reads, backends: BackendsDep) -> Player:
     """The calling player's public state."""
-    reply = await backends.player.GetPlayer(
-        player_pb2.GetPlayerRequest(player_id=player_id)
-    )
+
+    async def read(player_id: str) -> player_pb2.GetPlayerResponse:
+        return await backends.player.GetPlayer(
+            player_pb2.GetPlayerRequest(player_id=player_id)
+        )
+
+    reply = await reads.read(read)
     return Player.from_proto(reply.player)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
-from gateway.auth import PlayerId
+from gateway.auth import PlayerId, Reads
 from gateway.errors import responses
 from gateway.models import Build, BuildList, BuildOrder, NodePage
 from gateway.state import BackendsDep
@@ -19,18 +19,21 @@ _BACKEND_FAILURES = (500, 503, 504)
 
 @router.get("/nodes", responses=responses(400, 401, 422, *_BACKEND_FAILURES))
 async def list_nodes(
-    player_id: PlayerId,
+    reads: Reads,
     backends: BackendsDep,
     page_size: Annotated[int, Query(ge=1, le=100)] = 25,
     page_token: Annotated[str, Query(max_length=200)] = "",
 ) -> NodePage:
     """One page of the caller's nodes, oldest first."""
-    reply = await backends.nodes.ListNodes(
-        nodes_pb2.ListNodesRequest(
-            player_id=player_id, page_size=page_size, page_token=page_token
+
+    async def read(player_id: str) -> nodes_pb2.ListNodesResponse:
+        return await backends.nodes.ListNodes(
+            nodes_pb2.ListNodesRequest(
+                player_id=player_id, page_size=page_size, page_token=page_token
+            )
         )
-    )
-    return NodePage.from_proto(reply)
+
+    return NodePage.from_proto(await reads.read(read))
 
 
 @router.post(
@@ -64,9 +67,13 @@ async def order_build(
 
 
 @router.get("/builds", responses=responses(401, *_BACKEND_FAILURES))
-async def list_builds(player_id: PlayerId, backends: BackendsDep) -> BuildList:
+async def list_builds(reads: Reads, backends: BackendsDep) -> BuildList:
     """The caller's builds that have not completed yet."""
-    reply = await backends.nodes.ListBuilds(
-        nodes_pb2.ListBuildsRequest(player_id=player_id)
-    )
+
+    async def read(player_id: str) -> nodes_pb2.ListBuildsResponse:
+        return await backends.nodes.ListBuilds(
+            nodes_pb2.ListBuildsRequest(player_id=player_id)
+        )
+
+    reply = await reads.read(read)
     return BuildList(builds=[Build.from_proto(build) for build in reply.builds])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BackendName = Literal["player", "nodes", "hacks"]
@@ -25,6 +26,9 @@ class GatewaySettings(BaseSettings):
     # Deadline in seconds of one health check; the checks run side by side.
     health_timeout: float = 1.0
     max_body_bytes: int = 16_384
+    # Owners of session tokens remembered per process so that reads start
+    # alongside the token's check (see gateway/auth.py); the oldest go first.
+    known_sessions: int = Field(default=50_000, ge=0)
     # Seconds open requests get to finish after SIGTERM.
     shutdown_grace: int = 10
     log_level: str = "INFO"

@@ -10,12 +10,14 @@ from gateway.backends import Backends
 from gateway.config import GatewaySettings
 
 
-def _settings(request: Request) -> GatewaySettings:
+# Dependencies are coroutines: FastAPI runs a plain `def` one in a worker
+# thread, a thread hop per request for a dictionary lookup.
+async def _settings(request: Request) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.settings
     return settings
 
 
-def _backends(request: Request) -> Backends:
+async def _backends(request: Request) -> Backends:
     backends: Backends = request.app.state.backends
     return backends
 

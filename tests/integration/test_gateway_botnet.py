@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
+from fastapi import FastAPI
 
 from gateway.app import create_app
+from gateway.auth import KnownOwners
 from gateway.config import GatewaySettings
 from tests.fixtures_db import query
 from tests.integration.conftest import Stack
@@ -16,13 +18,17 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[httpx2.AsyncClient]:
+def app(stack: Stack) -> FastAPI:
     settings = GatewaySettings(
         player_address=stack.player_process.server.address,
         nodes_address=stack.nodes_process.server.address,
         hacks_address="127.0.0.1:9",
     )
-    app = create_app(settings)
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(
@@ -155,3 +161,30 @@ async def test_an_idempotency_key_with_spaces_is_a_422(client, unique):
 
     assert reply.status_code == 422
     assert "idempotency-key" in str(reply.json()["errors"]).lower()
+
+
+async def test_a_logged_out_token_gets_401_from_reads_that_start_before_the_check(
+    app: FastAPI, client, unique
+):
+    auth = await signed_in(client, f"leaver_{unique}")
+    owners: KnownOwners = app.state.known_owners
+    key = owners.key(auth["Authorization"].removeprefix("Bearer "))
+    # Remembered at login: this token's reads start alongside its check.
+    remembered = owners.get(key)
+    me = await client.get("/v1/me", headers=auth)
+    assert remembered == me.json()["id"]
+
+    logout = await client.delete("/v1/sessions/current", headers=auth)
+    assert logout.status_code == 204
+    assert owners.get(key) is None
+    # Remembered again, as another replica that missed the logout would have,
+    # so that each read below starts before the check refuses the token.
+    replies = []
+    for path in ("/v1/nodes", "/v1/builds", "/v1/me"):
+        owners.remember(key, me.json()["id"])
+        replies.append(await client.get(path, headers=auth))
+
+    assert [reply.status_code for reply in replies] == [401, 401, 401]
+    assert {reply.headers["content-type"] for reply in replies} == {PROBLEM}
+    assert all("nodes" not in reply.json() for reply in replies)
+    assert owners.get(key) is None
