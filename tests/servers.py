@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from scripts.stack import MODULES, StackConfig
 from services.common.process import ServiceProcess
 from services.nodes.config import NodeKind, NodesSettings
 from services.nodes.server import build as build_nodes
@@ -31,6 +34,25 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def stack_config(
+    database: ThrowawayDatabase,
+    redis_prefix: str,
+    log_dir: Path,
+    extra_env: Mapping[str, str] | None = None,
+) -> StackConfig:
+    """Every process of the game on free ports, over a throwaway database."""
+    return StackConfig(
+        admin_url=database.admin_url,
+        redis_url=REDIS_URL,
+        database=database.name,
+        role_prefix=database.role_prefix,
+        redis_prefix=redis_prefix,
+        ports={name: free_port() for name in MODULES},
+        extra_env=dict(extra_env or {}),
+        log_dir=log_dir,
+    )
 
 
 def player_settings(

@@ -36,7 +36,7 @@ import redis.asyncio as aioredis
 from gateway.models import NodePage
 from hiddenwars.nodes.v1 import nodes_pb2, nodes_pb2_grpc
 from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
-from scripts.stack import MODULES, GameStack, StackConfig, StackError
+from scripts.stack import GameStack, StackConfig, StackError
 from services.common.cache import create_redis
 from tests.bench.load import Job, Result, percentile
 from tests.fixtures_db import (
@@ -46,7 +46,7 @@ from tests.fixtures_db import (
     drop_test_database,
     query,
 )
-from tests.servers import free_port
+from tests.servers import free_port, stack_config
 
 PAGE = "/v1/nodes"
 PAGE_SIZE = 25  # the gateway's default, so the request sends none
@@ -450,15 +450,7 @@ async def run() -> None:
         cleanup.push_async_callback(drop_test_database, database)
         log_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory()))
 
-        config = StackConfig(
-            admin_url=database.admin_url,
-            redis_url=REDIS_URL,
-            database=database.name,
-            role_prefix=database.role_prefix,
-            redis_prefix=prefix,
-            ports={name: free_port() for name in MODULES},
-            log_dir=log_dir,
-        )
+        config = stack_config(database, prefix, log_dir)
         stack = GameStack(config)
         cleanup.push_async_callback(stack.stop)
         print("bench: starting the services and the gateway", flush=True)

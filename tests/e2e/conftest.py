@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from scripts.stack import MODULES, GameStack, StackConfig
-from tests.fixtures_db import REDIS_URL, ThrowawayDatabase
-from tests.servers import free_port
+from scripts.stack import GameStack, StackConfig
+from tests.fixtures_db import ThrowawayDatabase
+from tests.servers import stack_config
 
 # Builds finish in a second so a test can watch one complete.
 QUICK_KINDS = {
@@ -26,19 +26,15 @@ async def game(
     database: ThrowawayDatabase, redis_prefix: str
 ) -> AsyncIterator[StackConfig]:
     logs = Path(tempfile.mkdtemp(prefix="hw-e2e-"))
-    config = StackConfig(
-        admin_url=database.admin_url,
-        redis_url=REDIS_URL,
-        database=database.name,
-        role_prefix=database.role_prefix,
-        redis_prefix=redis_prefix,
-        ports={name: free_port() for name in MODULES},
+    config = stack_config(
+        database,
+        redis_prefix,
+        logs,
         extra_env={
             "HW_NODE_KINDS": json.dumps(QUICK_KINDS),
             "HW_POLL_INTERVAL": "1",
             "HW_LOG_LEVEL": "WARNING",
         },
-        log_dir=logs,
     )
     stack = GameStack(config)
     await stack.start()
