@@ -16,15 +16,27 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
 _BACKEND_FAILURES = (500, 503, 504)
 
 
+def _client_address(request: Request) -> str:
+    # The TCP peer; behind an ingress, uvicorn's forwarded_allow_ips makes it
+    # the player's address rather than the proxy's.
+    return request.client.host if request.client else "unknown"
+
+
 @router.post(
     "/accounts",
     status_code=201,
-    responses=responses(400, 409, 413, 422, *_BACKEND_FAILURES),
+    responses=responses(400, 409, 413, 422, 429, *_BACKEND_FAILURES),
 )
-async def register(body: Credentials, backends: BackendsDep) -> Player:
-    """Create an account with the starting credits."""
+async def register(
+    body: Credentials, request: Request, backends: BackendsDep
+) -> Player:
+    """Create an account with the starting credits; a few per address a minute."""
     reply = await backends.player.Register(
-        player_pb2.RegisterRequest(username=body.username, password=body.password)
+        player_pb2.RegisterRequest(
+            username=body.username,
+            password=body.password,
+            client_address=_client_address(request),
+        )
     )
     return Player.from_proto(reply.player)
 
@@ -42,10 +54,11 @@ async def login(
 ) -> Session:
     """Open a session; repeated failures are refused for a minute (429)."""
     # The player service limits failed logins per client address too.
-    address = request.client.host if request.client else ""
     reply = await backends.player.Login(
         player_pb2.LoginRequest(
-            username=body.username, password=body.password, client_address=address
+            username=body.username,
+            password=body.password,
+            client_address=_client_address(request),
         )
     )
     owners.remember(owners.key(reply.token), reply.player.id)

@@ -65,6 +65,8 @@ def player_settings(
         "grpc_port": 0,
         # Nothing listens here unless a test starts the nodes service on it.
         "nodes_address": "127.0.0.1:9",
+        # Every test registers from 127.0.0.1; one test lowers this to see it.
+        "registrations_per_address_per_minute": 100_000,
         "rpc_timeout": 2.0,
         "shutdown_grace": 1.0,
     }

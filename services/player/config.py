@@ -12,6 +12,7 @@ class PlayerSettings(BaseServiceSettings):
     session_cache_seconds: int = 300
     login_failures_per_user_per_minute: int = 5
     login_failures_per_address_per_minute: int = 30
+    registrations_per_address_per_minute: int = 5
     heat_decay_amount: int = 1
     # Where the nodes service listens, for the starter-node grant.
     nodes_address: str = "127.0.0.1:50052"
@@ -19,3 +20,6 @@ class PlayerSettings(BaseServiceSettings):
     argon2_memory_kib: int = 19_456
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
+    # Hashes running or waiting for a thread; past this a register or login
+    # is refused at once (UNAVAILABLE) rather than queued behind the others.
+    max_pending_hashes: int = 32

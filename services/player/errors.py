@@ -2,7 +2,8 @@
 
 AlreadyExists      UsernameTaken
 Unauthenticated    InvalidCredentials, InvalidSession
-ResourceExhausted  TooManyLoginAttempts
+ResourceExhausted  TooManyLoginAttempts, TooManyRegistrations
+Unavailable        PasswordHashingBusy
 NotFound           PlayerNotFound
 FailedPrecondition InsufficientCredits, IdempotencyKeyConflict
 InvalidArgument    (validation, raised directly)
@@ -16,6 +17,7 @@ from services.common.errors import (
     NotFound,
     ResourceExhausted,
     Unauthenticated,
+    Unavailable,
 )
 
 
@@ -33,6 +35,14 @@ class InvalidSession(Unauthenticated):
 
 class TooManyLoginAttempts(ResourceExhausted):
     """Raised when a username or client address failed too often this minute."""
+
+
+class TooManyRegistrations(ResourceExhausted):
+    """Raised when a client address registered too often this minute."""
+
+
+class PasswordHashingBusy(Unavailable):
+    """Raised when too many password hashes are queued to take one more."""
 
 
 class PlayerNotFound(NotFound):

@@ -29,7 +29,9 @@ class PlayerHandlers(player_pb2_grpc.PlayerServiceServicer):
     async def Register(
         self, request: player_pb2.RegisterRequest, context: Context
     ) -> player_pb2.RegisterResponse:
-        player = await self.service.register(request.username, request.password)
+        player = await self.service.register(
+            request.username, request.password, request.client_address
+        )
         return player_pb2.RegisterResponse(player=_player(player))
 
     async def Login(

@@ -86,6 +86,20 @@ WHERE subject = ANY($1::text[])
   AND window_start < date_trunc('minute', now())
 """
 
+PRUNE_REGISTRATION_ATTEMPTS = """
+DELETE FROM registration_attempts
+WHERE address = $1
+  AND window_start < date_trunc('minute', now())
+"""
+
+COUNT_REGISTRATION_ATTEMPT = """
+INSERT INTO registration_attempts (address, window_start, attempts)
+VALUES ($1, date_trunc('minute', now()), 1)
+ON CONFLICT (address, window_start)
+DO UPDATE SET attempts = registration_attempts.attempts + 1
+RETURNING attempts
+"""
+
 SELECT_SPEND = """
 SELECT player_id, amount, balance_after
 FROM spends
@@ -237,6 +251,13 @@ async def count_login_failures(
 async def record_login_failure(connection: Connection, subjects: list[str]) -> None:
     await connection.execute(PRUNE_FAILURES, subjects)
     await connection.execute(RECORD_FAILURE, subjects)
+
+
+async def count_registration_attempt(connection: Connection, address: str) -> int:
+    """Count one more attempt from `address` this minute; returns the count."""
+    await connection.execute(PRUNE_REGISTRATION_ATTEMPTS, address)
+    attempts: int = await connection.fetchval(COUNT_REGISTRATION_ATTEMPT, address)
+    return attempts
 
 
 async def find_spend(connection: Connection, key: str) -> Spend | None:

@@ -28,6 +28,7 @@ async def build(settings: PlayerSettings) -> ServiceProcess:
             settings.argon2_memory_kib,
             settings.argon2_time_cost,
             settings.argon2_parallelism,
+            max_pending=settings.max_pending_hashes,
         ),
         sessions_cache=ScopedCache(
             RedisGuard(redis),

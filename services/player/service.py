@@ -22,6 +22,7 @@ from services.player.errors import (
     InvalidSession,
     PlayerNotFound,
     TooManyLoginAttempts,
+    TooManyRegistrations,
 )
 from services.player.models import GrantDelivery, HeatDecay, Player, Session, Spend
 from services.player.passwords import Passwords
@@ -81,12 +82,28 @@ class PlayerService:
         self.sessions_cache = sessions_cache
         self.starter_grants = starter_grants
 
-    async def register(self, username: str, password: str) -> Player:
+    async def register(
+        self, username: str, password: str, client_address: str = ""
+    ) -> Player:
         """Create the account and its pending starter grant in one transaction,
         then try to deliver the grant; a failed delivery is retried later by
-        `deliver_due_grants`, so the player is never left without nodes."""
+        `deliver_due_grants`, so the player is never left without nodes.
+
+        An attempt from a client address is counted before the password is
+        hashed, so a flood from one address costs a row update, not a hash.
+        """
         validate_username(username)
         validate_password(password)
+        if client_address:
+            async with transaction(self.pool) as connection:
+                attempts = await repository.count_registration_attempt(
+                    connection, client_address
+                )
+            if attempts > self.settings.registrations_per_address_per_minute:
+                raise TooManyRegistrations(
+                    "too many registrations from this address; "
+                    "wait a minute before trying again"
+                )
         password_hash = await self.passwords.hash(password)
 
         async with transaction(self.pool) as connection:

@@ -33,6 +33,7 @@ async def game(
         extra_env={
             "HW_NODE_KINDS": json.dumps(QUICK_KINDS),
             "HW_POLL_INTERVAL": "1",
+            "HW_REGISTRATIONS_PER_ADDRESS_PER_MINUTE": "1000",
             "HW_LOG_LEVEL": "WARNING",
         },
     )

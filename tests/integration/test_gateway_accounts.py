@@ -16,6 +16,8 @@ import pytest
 from gateway.app import create_app
 from gateway.config import GatewaySettings
 from services.common.process import ServiceProcess
+from tests.fixtures_db import ThrowawayDatabase
+from tests.servers import player_settings, start_player
 
 PASSWORD = "correct horse battery"
 PROBLEM = "application/problem+json"
@@ -370,3 +372,30 @@ async def test_an_unknown_route_and_method_answer_problems(client):
     assert_problem(missing, 404)
     assert_problem(wrong_method, 405)
     assert wrong_method.headers["allow"] == "POST"
+
+
+@pytest.fixture
+async def strict_player(
+    database: ThrowawayDatabase, redis_prefix: str
+) -> AsyncIterator[ServiceProcess]:
+    """A player service that takes two registrations per address a minute."""
+    process = await start_player(
+        player_settings(database, redis_prefix, registrations_per_address_per_minute=2)
+    )
+    yield process
+    await process.stop(0)
+
+
+async def test_registrations_are_limited_per_client_address(strict_player, unique):
+    settings = settings_for(strict_player)
+    async with serving(settings, address_for(unique)) as client:
+        flood = [
+            await register(client, f"flood{attempt}_{unique}") for attempt in range(3)
+        ]
+    async with serving(settings, f"192.0.2.{int(unique[:2], 16)}") as client:
+        elsewhere = await register(client, f"calm_{unique}")
+
+    assert [reply.status_code for reply in flood[:2]] == [201, 201]
+    body = assert_problem(flood[2], 429)
+    assert "too many registrations" in body["detail"]
+    assert elsewhere.status_code == 201

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -10,7 +11,10 @@ import grpc
 import pytest
 
 from hiddenwars.player.v1 import player_pb2 as pb
-from tests.fixtures_db import ThrowawayDatabase
+from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceStub
+from services.common.clients import open_channel
+from tests.fixtures_db import ThrowawayDatabase, query
+from tests.servers import player_settings, start_player
 
 if TYPE_CHECKING:
     from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceAsyncStub
@@ -234,3 +238,59 @@ async def test_sessions_work_end_to_end_while_redis_is_unreachable(
 
     assert owner.player_id == player.id
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+@pytest.fixture
+async def strict_player(
+    database: ThrowawayDatabase, redis_prefix: str
+) -> AsyncIterator[PlayerServiceAsyncStub]:
+    """A player service that takes two registrations per address a minute."""
+    process = await start_player(
+        player_settings(database, redis_prefix, registrations_per_address_per_minute=2)
+    )
+    channel = open_channel(process.server.address, timeout=5.0)
+    yield PlayerServiceStub(channel)
+    await channel.close()
+    await process.stop(0)
+
+
+async def test_registrations_from_one_address_are_limited_per_minute(
+    strict_player, database: ThrowawayDatabase, unique
+):
+    noisy = f"203.0.113.{int(unique[:2], 16)}"
+    quiet = f"198.51.100.{int(unique[2:4], 16)}"
+
+    async def attempt(name: str, address: str) -> grpc.StatusCode:
+        try:
+            await strict_player.Register(
+                pb.RegisterRequest(
+                    username=f"{name}_{unique}",
+                    password=PASSWORD,
+                    client_address=address,
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            details.append(exc.details() or "")
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    details: list[str] = []
+
+    from_noisy = [await attempt(f"flood{n}", noisy) for n in range(3)]
+    from_quiet = await attempt("calm", quiet)
+    # A caller inside the cluster sends no address and is not counted.
+    internal = [await attempt(f"inside{n}", "") for n in range(3)]
+
+    ok, refused = grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert from_noisy == [ok, ok, refused]
+    assert from_quiet == ok
+    assert internal == [ok, ok, ok]
+    assert details == [
+        "too many registrations from this address; wait a minute before trying again"
+    ]
+    rows = await query(
+        database,
+        "SELECT count(*) AS n FROM player.players WHERE username LIKE $1",
+        f"flood%_{unique}",
+    )
+    assert rows[0]["n"] == 2
