@@ -40,23 +40,37 @@ class Scheduler:
 
         Wake-ups are a shortcut: without Redis, the poll interval bounds how
         late work is noticed, so this loop only reconnects quietly.
+
+        Redis keeps no message for a subscriber that is not there yet, so
+        every queue is looked at again once Redis has confirmed the
+        subscription (at start-up and after each reconnect): work ordered
+        before that moment is found by the look, work ordered after it
+        announces itself.
         """
         channels = [f"{self.wake_prefix}{name}" for name in self.drainers]
         while True:
             try:
                 async with self.wake_client.pubsub() as pubsub:
                     await pubsub.subscribe(*channels)
+                    confirmed = 0
                     while True:
-                        message = await pubsub.get_message(
-                            ignore_subscribe_messages=True, timeout=1.0
-                        )
-                        if message is not None:
-                            queue = (
-                                message["channel"]
-                                .decode()
-                                .removeprefix(self.wake_prefix)
-                            )
-                            if queue in self.drainers:
-                                self.drainers[queue].wake()
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is None:
+                            continue
+                        if message["type"] == "subscribe":
+                            confirmed += 1
+                            if confirmed == len(channels):
+                                self._wake_all()
+                        elif message["type"] == "message":
+                            self._wake(message["channel"].decode())
             except (RedisError, OSError):
                 await asyncio.sleep(1.0)
+
+    def _wake(self, channel: str) -> None:
+        drainer = self.drainers.get(channel.removeprefix(self.wake_prefix))
+        if drainer is not None:
+            drainer.wake()
+
+    def _wake_all(self) -> None:
+        for drainer in self.drainers.values():
+            drainer.wake()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from typing import Any, cast
+
+import redis.asyncio as aioredis
 
 from hiddenwars.nodes.v1 import nodes_pb2 as pb
 from hiddenwars.scheduler.v1 import scheduler_pb2, scheduler_pb2_grpc
 from services.common.clients import open_channel
-from tests.fixtures_db import query
+from services.scheduler.service import Scheduler
+from tests.fixtures_db import REDIS_URL, query
 from tests.integration.conftest import Stack
 from tests.servers import scheduler_settings, start_scheduler
 
@@ -104,3 +109,43 @@ async def test_heat_decays_once_per_elapsed_window(
     assert 3 <= len(numbers) <= 5
     assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
     assert heat[0]["heat"] == 100 - len(numbers)
+
+
+class CountingDrainer:
+    """Stands in for a queue's drainer: counts the wake-ups it is given."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.wakes = 0
+        self.woken = asyncio.Event()
+
+    def wake(self) -> None:
+        self.wakes += 1
+        self.woken.set()
+
+
+async def test_queues_are_looked_at_again_once_the_wakeup_subscription_is_confirmed(
+    redis_prefix: str,
+):
+    # Wake-ups published before the scheduler subscribed are lost by Redis;
+    # the look after the confirmation is what finds the work they announced.
+    drainer = CountingDrainer("builds")
+    client = aioredis.Redis.from_url(REDIS_URL)
+    prefix = f"{redis_prefix}wake-test:"
+    scheduler = Scheduler([cast(Any, drainer)], [], client, prefix)
+    listener = asyncio.create_task(scheduler.listen_for_wakeups())
+    try:
+        await asyncio.wait_for(drainer.woken.wait(), timeout=5.0)
+        assert drainer.wakes == 1  # nothing was published: the subscription did it
+        drainer.woken.clear()
+
+        await client.publish(f"{prefix}builds", "due sooner")
+        await client.publish(f"{prefix}other-queue", "not ours")
+        await asyncio.wait_for(drainer.woken.wait(), timeout=5.0)
+        await asyncio.sleep(0.1)
+        assert drainer.wakes == 2
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await client.aclose()
