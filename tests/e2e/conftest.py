@@ -11,7 +11,11 @@ import httpx2
 import pytest
 
 from scripts.stack import GameStack, StackConfig
-from tests.fixtures_db import ThrowawayDatabase
+from tests.fixtures_db import (
+    ThrowawayDatabase,
+    create_test_database,
+    drop_test_database,
+)
 from tests.servers import stack_config
 
 # Builds finish in a second so a test can watch one complete.
@@ -22,13 +26,23 @@ QUICK_KINDS = {
 
 
 @pytest.fixture(scope="session")
+async def game_database() -> AsyncIterator[ThrowawayDatabase]:
+    """A database of the game's own: its scheduler lives for the whole run and
+    would otherwise complete the integration tests' builds with its kinds."""
+    created = await create_test_database()
+    yield created
+    await drop_test_database(created)
+
+
+@pytest.fixture(scope="session")
 async def game(
-    database: ThrowawayDatabase, redis_prefix: str
+    game_database: ThrowawayDatabase, redis_prefix: str
 ) -> AsyncIterator[StackConfig]:
     logs = Path(tempfile.mkdtemp(prefix="hw-e2e-"))
     config = stack_config(
-        database,
-        redis_prefix,
+        game_database,
+        # Nor does it share locks or wake-up channels with other schedulers.
+        f"{redis_prefix}e2e:",
         logs,
         extra_env={
             "HW_NODE_KINDS": json.dumps(QUICK_KINDS),

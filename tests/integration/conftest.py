@@ -25,6 +25,8 @@ class Stack:
     """A player and a nodes service on one database, with stubs to both."""
 
     database: ThrowawayDatabase
+    # Keys, locks and wake-up channels of this stack's processes start with it.
+    redis_prefix: str
     player_process: ServiceProcess
     nodes_process: ServiceProcess
     player: player_pb2_grpc.PlayerServiceAsyncStub
@@ -53,6 +55,7 @@ async def open_stack(
     nodes_channel = open_channel(nodes.server.address, timeout=5.0)
     return Stack(
         database=database,
+        redis_prefix=redis_prefix,
         player_process=player,
         nodes_process=nodes,
         player=player_pb2_grpc.PlayerServiceStub(player_channel),
@@ -96,8 +99,10 @@ async def fresh_database() -> AsyncIterator[ThrowawayDatabase]:
 async def fresh_stack(
     fresh_database: ThrowawayDatabase, redis_prefix: str
 ) -> AsyncIterator[Stack]:
-    """Player and nodes services on a database of the test's own."""
-    opened = await open_stack(fresh_database, redis_prefix)
+    """Player and nodes services on a database of the test's own, with a Redis
+    prefix of their own: a scheduler started for them shares no lock or
+    wake-up channel with one draining another database."""
+    opened = await open_stack(fresh_database, f"{redis_prefix}{fresh_database.name}:")
     yield opened
     await opened.close()
 

@@ -145,13 +145,17 @@ class FlakyPayments:
 
 @pytest.fixture
 async def flaky(
-    fresh_stack: Stack, redis_prefix: str
+    fresh_stack: Stack,
 ) -> AsyncIterator[tuple[FlakyPayments, nodes_pb2_grpc.NodesServiceAsyncStub]]:
     """A second nodes service on the fresh stack, paying through FlakyPayments."""
     channel = open_channel(fresh_stack.player_process.server.address, timeout=2.0)
     payments = FlakyPayments(PlayerPayments(channel))
     process = await start_nodes(
-        nodes_settings(fresh_stack.database, redis_prefix, payment_retry_seconds=0.0),
+        nodes_settings(
+            fresh_stack.database,
+            fresh_stack.redis_prefix,
+            payment_retry_seconds=0.0,
+        ),
         payments,
     )
     nodes_channel = open_channel(process.server.address, timeout=5.0)

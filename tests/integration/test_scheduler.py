@@ -32,12 +32,12 @@ async def wait_for_completed(stack: Stack, count: int, seconds: float) -> float:
 
 
 async def test_a_build_is_completed_on_time_woken_early_despite_a_long_poll(
-    fresh_stack: Stack, redis_prefix: str
+    fresh_stack: Stack,
 ):
     scheduler = await start_scheduler(
         scheduler_settings(
             fresh_stack.database,
-            redis_prefix,
+            fresh_stack.redis_prefix,
             player_address=fresh_stack.player_process.server.address,
             nodes_address=fresh_stack.nodes_process.server.address,
             poll_interval=30.0,
@@ -75,7 +75,7 @@ async def test_a_build_is_completed_on_time_woken_early_despite_a_long_poll(
 
 
 async def test_heat_decays_once_per_elapsed_window(
-    fresh_stack: Stack, redis_prefix: str
+    fresh_stack: Stack,
 ):
     player = await fresh_stack.register("smoking")
     await query(
@@ -86,7 +86,7 @@ async def test_heat_decays_once_per_elapsed_window(
     scheduler = await start_scheduler(
         scheduler_settings(
             fresh_stack.database,
-            redis_prefix,
+            fresh_stack.redis_prefix,
             player_address=fresh_stack.player_process.server.address,
             nodes_address=fresh_stack.nodes_process.server.address,
         )

@@ -47,10 +47,10 @@ async def spawn_scheduler(
 
 @pytest.mark.slow
 async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
-    fresh_stack: Stack, redis_prefix: str
+    fresh_stack: Stack,
 ):
     stack = fresh_stack
-    prefix = f"{redis_prefix}chaos:"
+    prefix = f"{fresh_stack.redis_prefix}chaos:"
     players = [await stack.register(f"chaos{n}") for n in range(12)]
     await query(stack.database, "UPDATE player.players SET heat = 1000")
     schedulers = [await spawn_scheduler(stack, prefix) for _ in range(3)]
@@ -115,7 +115,10 @@ async def test_builds_and_windows_apply_exactly_once_through_kill_and_pause(
         )
     ]
     assert windows == list(range(windows[0], windows[0] + len(windows)))
-    assert elapsed - 3 <= len(windows) <= elapsed + 1
+    # Each tick applies the window that has just closed, so the first applied
+    # is the one that ended as the first scheduler came up: the windows can
+    # span one more second than the run did, and the boundaries round up one.
+    assert elapsed - 3 <= len(windows) <= elapsed + 2
     heats = {
         row["heat"]
         for row in await query(stack.database, "SELECT heat FROM player.players")
