@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from services.common.config import BaseServiceSettings
 
 
 class PlayerSettings(BaseServiceSettings):
     starting_credits: int = 1000
     session_ttl_seconds: int = 7 * 24 * 3600
+    # Live sessions a player may hold; a login past it ends the oldest.
+    max_sessions_per_player: int = Field(default=10, ge=1)
     # Seconds a cached token lookup may live in Redis (logout drops it at once).
     session_cache_seconds: int = 300
     login_failures_per_user_per_minute: int = 5

@@ -47,6 +47,31 @@ INSERT INTO sessions (token_hash, player_id, expires_at)
 VALUES ($1, $2, $3)
 """
 
+# Ends a player's live sessions past the newest $2; returns their hashes so
+# that their cached lookups can be dropped.
+REVOKE_OLDEST_SESSIONS = """
+UPDATE sessions
+SET revoked_at = now()
+WHERE token_hash IN (
+    SELECT token_hash
+    FROM sessions
+    WHERE player_id = $1
+      AND revoked_at IS NULL
+      AND expires_at > now()
+    ORDER BY created_at DESC, token_hash
+    OFFSET $2
+)
+RETURNING token_hash
+"""
+
+# Sessions that ended a day ago or more are of no use to anyone.
+PRUNE_ENDED_SESSIONS = """
+DELETE FROM sessions
+WHERE player_id = $1
+  AND (revoked_at < now() - interval '1 day'
+       OR expires_at < now() - interval '1 day')
+"""
+
 SELECT_LIVE_SESSION = """
 SELECT player_id, expires_at
 FROM sessions
@@ -226,6 +251,16 @@ async def insert_session(
     connection: Connection, token_hash: bytes, player_id: UUID, expires_at: datetime
 ) -> None:
     await connection.execute(INSERT_SESSION, token_hash, player_id, expires_at)
+
+
+async def trim_sessions(
+    connection: Connection, player_id: UUID, keep: int
+) -> list[bytes]:
+    """Keep a player's `keep` newest live sessions and revoke the rest (their
+    hashes are returned); delete sessions that ended a day ago or more."""
+    await connection.execute(PRUNE_ENDED_SESSIONS, player_id)
+    rows = await connection.fetch(REVOKE_OLDEST_SESSIONS, player_id, keep)
+    return [row["token_hash"] for row in rows]
 
 
 async def find_live_session(

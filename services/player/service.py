@@ -139,9 +139,17 @@ class PlayerService:
             seconds=self.settings.session_ttl_seconds
         )
         async with transaction(self.pool) as connection:
+            # Serialises a player's logins, so the cap below holds under races.
+            await repository.lock_player(connection, account.player.id)
             await repository.insert_session(
                 connection, hash_token(token), account.player.id, expires_at
             )
+            ended = await repository.trim_sessions(
+                connection, account.player.id, self.settings.max_sessions_per_player
+            )
+        # Like a logout: no replica may accept an ended token once we answer.
+        for token_hash in ended:
+            await self.sessions_cache.invalidate(token_hash.hex())
         return Session(token=token, expires_at=expires_at, player=account.player)
 
     def _over_login_limit(self, failures: dict[str, int], subjects: list[str]) -> bool:

@@ -294,3 +294,38 @@ async def test_registrations_from_one_address_are_limited_per_minute(
         f"flood%_{unique}",
     )
     assert rows[0]["n"] == 2
+
+
+@pytest.fixture
+async def capped_player(
+    database: ThrowawayDatabase, redis_prefix: str
+) -> AsyncIterator[PlayerServiceAsyncStub]:
+    """A player service that lets a player hold two live sessions."""
+    process = await start_player(
+        player_settings(database, redis_prefix, max_sessions_per_player=2)
+    )
+    channel = open_channel(process.server.address, timeout=5.0)
+    yield PlayerServiceStub(channel)
+    await channel.close()
+    await process.stop(0)
+
+
+async def test_a_login_past_the_session_cap_ends_the_oldest_session_at_once(
+    capped_player, unique
+):
+    await register(capped_player, f"hoarder_{unique}")
+    tokens = [(await login(capped_player, f"hoarder_{unique}")).token for _ in "ab"]
+    # The oldest token's owner is now cached in Redis.
+    await capped_player.Authenticate(pb.AuthenticateRequest(token=tokens[0]))
+
+    tokens.append((await login(capped_player, f"hoarder_{unique}")).token)
+
+    async def works(token: str) -> bool:
+        try:
+            await capped_player.Authenticate(pb.AuthenticateRequest(token=token))
+        except grpc.aio.AioRpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNAUTHENTICATED
+            return False
+        return True
+
+    assert [await works(token) for token in tokens] == [False, True, True]
