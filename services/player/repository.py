@@ -105,16 +105,28 @@ DO UPDATE SET failures = login_failures.failures + 1
 """
 
 # Keeps the table to the current minute for the subjects just seen.
+PRUNE_BATCH = 100
+
+# Up to $1 rows of earlier minutes, of any subject: each write clears more
+# than it adds, so rows of subjects that never come back do not pile up.
 PRUNE_FAILURES = """
 DELETE FROM login_failures
-WHERE subject = ANY($1::text[])
-  AND window_start < date_trunc('minute', now())
+WHERE ctid IN (
+    SELECT ctid
+    FROM login_failures
+    WHERE window_start < date_trunc('minute', now())
+    LIMIT $1
+)
 """
 
 PRUNE_REGISTRATION_ATTEMPTS = """
 DELETE FROM registration_attempts
-WHERE address = $1
-  AND window_start < date_trunc('minute', now())
+WHERE ctid IN (
+    SELECT ctid
+    FROM registration_attempts
+    WHERE window_start < date_trunc('minute', now())
+    LIMIT $1
+)
 """
 
 COUNT_REGISTRATION_ATTEMPT = """
@@ -284,13 +296,13 @@ async def count_login_failures(
 
 
 async def record_login_failure(connection: Connection, subjects: list[str]) -> None:
-    await connection.execute(PRUNE_FAILURES, subjects)
+    await connection.execute(PRUNE_FAILURES, PRUNE_BATCH)
     await connection.execute(RECORD_FAILURE, subjects)
 
 
 async def count_registration_attempt(connection: Connection, address: str) -> int:
     """Count one more attempt from `address` this minute; returns the count."""
-    await connection.execute(PRUNE_REGISTRATION_ATTEMPTS, address)
+    await connection.execute(PRUNE_REGISTRATION_ATTEMPTS, PRUNE_BATCH)
     attempts: int = await connection.fetchval(COUNT_REGISTRATION_ATTEMPT, address)
     return attempts
 

@@ -329,3 +329,43 @@ async def test_a_login_past_the_session_cap_ends_the_oldest_session_at_once(
         return True
 
     assert [await works(token) for token in tokens] == [False, True, True]
+
+
+async def test_counters_of_earlier_minutes_are_pruned_whoever_they_belong_to(
+    player_stub, database: ThrowawayDatabase, unique
+):
+    gone = [f"user:gone{n}_{unique}" for n in range(3)]
+    await query(
+        database,
+        "INSERT INTO player.login_failures (subject, window_start, failures) "
+        "SELECT s, date_trunc('minute', now()) - interval '10 minutes', 4 "
+        "FROM unnest($1::text[]) AS s",
+        gone,
+    )
+    await query(
+        database,
+        "INSERT INTO player.registration_attempts (address, window_start, attempts) "
+        "VALUES ($1, now() - interval '10 minutes', 3)",
+        f"gone_{unique}",
+    )
+
+    with pytest.raises(grpc.aio.AioRpcError):
+        await login(player_stub, f"nobody_{unique}", "wrong password")
+    await player_stub.Register(
+        pb.RegisterRequest(
+            username=f"pruner_{unique}", password=PASSWORD, client_address="192.0.2.1"
+        )
+    )
+
+    failures = await query(
+        database,
+        "SELECT count(*) AS n FROM player.login_failures WHERE subject = ANY($1)",
+        gone,
+    )
+    attempts = await query(
+        database,
+        "SELECT count(*) AS n FROM player.registration_attempts WHERE address = $1",
+        f"gone_{unique}",
+    )
+    assert failures[0]["n"] == 0
+    assert attempts[0]["n"] == 0
