@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, filters
 
 
 class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
@@ -38,6 +38,9 @@ def open_channel(address: str, *, timeout: float) -> grpc.aio.Channel:
         address,
         interceptors=[
             DefaultDeadline(timeout),
-            *aio_client_interceptors(),  # type: ignore[no-untyped-call]
+            # Health checks (the gateway's /v1/healthz) are not traced.
+            *aio_client_interceptors(  # type: ignore[no-untyped-call]
+                filter_=filters.negate(filters.health_check())
+            ),
         ],
     )

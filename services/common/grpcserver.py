@@ -24,7 +24,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.common.config import BaseServiceSettings
 from services.common.db import ping
@@ -94,7 +95,10 @@ class GrpcServer:
         self.health = HealthServicer()
         self.server = grpc.aio.server(
             interceptors=[
-                aio_server_interceptor(),  # type: ignore[no-untyped-call]
+                # Probes call Health every few seconds: no trace for those.
+                aio_server_interceptor(  # type: ignore[no-untyped-call]
+                    filter_=filters.negate(filters.health_check())
+                ),
                 ErrorInterceptor(),
             ],
             options=[
@@ -163,7 +167,9 @@ class GrpcServer:
         logger.info("shutdown requested")
 
     async def _update_health(self) -> None:
-        serving = await ping(self.pool)
+        # A ping every few seconds would be a trace of its own each time.
+        with suppress_instrumentation():
+            serving = await ping(self.pool)
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import httpx2
@@ -102,3 +103,33 @@ async def test_a_login_is_one_trace_from_the_gateway_to_postgresql(
     assert all(span.parent is not None for span in database_spans)
     # FastAPI's own telemetry stays off: one server span per request is enough.
     assert not [span for span in spans if scope_of(span) == "fastapi"]
+
+
+async def test_health_checks_and_database_pings_leave_no_traces(
+    exporter, traced_player
+):
+    settings = GatewaySettings(
+        player_address=traced_player.server.address,
+        nodes_address=traced_player.server.address,
+        required_backends=("player",),
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test"
+        ) as client:
+            exporter.clear()
+            reply = await client.get("/v1/healthz")
+            # Long enough for every service's database watcher to ping once.
+            await asyncio.sleep(2.5)
+            spans = exporter.get_finished_spans()
+            # Meanwhile a real call is still traced, through the same channel.
+            await client.post(
+                "/v1/sessions", json={"username": "nobody", "password": PASSWORD}
+            )
+
+    assert reply.status_code == 200
+    assert [span.name for span in spans] == []
+    traced = [span.name for span in exporter.get_finished_spans()]
+    assert LOGIN in traced
