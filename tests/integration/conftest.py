@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
+import httpx2
 import pytest
+from fastapi import FastAPI
 
+from gateway.app import create_app
+from gateway.config import GatewaySettings
 from hiddenwars.nodes.v1 import nodes_pb2_grpc
 from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
 from services.common.clients import open_channel
@@ -17,7 +24,7 @@ from tests.fixtures_db import (
     create_test_database,
     drop_test_database,
 )
-from tests.servers import start_pair
+from tests.servers import player_settings, start_pair, start_player
 
 
 @dataclass
@@ -110,3 +117,55 @@ async def fresh_stack(
 @pytest.fixture
 def fresh_player_stub(fresh_stack: Stack) -> player_pb2_grpc.PlayerServiceAsyncStub:
     return fresh_stack.player
+
+
+@dataclass
+class PlayerUnderTest:
+    process: ServiceProcess
+    stub: player_pb2_grpc.PlayerServiceAsyncStub
+
+
+StartPlayer = Callable[..., Awaitable[PlayerUnderTest]]
+
+
+@pytest.fixture
+async def player_with(
+    database: ThrowawayDatabase, redis_prefix: str
+) -> AsyncIterator[StartPlayer]:
+    """Starts player services with settings overridden by the test, on the
+    run's database; they and their channels are closed after the test."""
+    opened: list[tuple[ServiceProcess, grpc.aio.Channel]] = []
+
+    async def start(**overrides: Any) -> PlayerUnderTest:
+        process = await start_player(
+            player_settings(database, redis_prefix, **overrides)
+        )
+        channel = open_channel(process.server.address, timeout=5.0)
+        opened.append((process, channel))
+        return PlayerUnderTest(process, player_pb2_grpc.PlayerServiceStub(channel))
+
+    yield start
+    for process, channel in opened:
+        await channel.close()
+        await process.stop(0)
+
+
+@asynccontextmanager
+async def serving_app(
+    app: FastAPI, client_address: str = "127.0.0.1"
+) -> AsyncIterator[httpx2.AsyncClient]:
+    """The gateway app in this process with its lifespan running, and a client
+    calling it as if from `client_address`."""
+    async with app.router.lifespan_context(app):
+        transport = httpx2.ASGITransport(app=app, client=(client_address, 50000))
+        async with httpx2.AsyncClient(
+            transport=transport, base_url="http://test"
+        ) as client:
+            yield client
+
+
+def serving(
+    settings: GatewaySettings, client_address: str = "127.0.0.1"
+) -> contextlib.AbstractAsyncContextManager[httpx2.AsyncClient]:
+    """A gateway built from `settings`, served as `serving_app` does."""
+    return serving_app(create_app(settings), client_address)

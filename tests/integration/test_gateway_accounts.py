@@ -6,18 +6,15 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx2
 import pytest
 
-from gateway.app import create_app
 from gateway.config import GatewaySettings
 from services.common.process import ServiceProcess
-from tests.fixtures_db import ThrowawayDatabase
-from tests.servers import player_settings, start_player
+from tests.integration.conftest import StartPlayer, serving
 
 PASSWORD = "correct horse battery"
 PROBLEM = "application/problem+json"
@@ -39,20 +36,6 @@ def settings_for(player: ServiceProcess, **overrides: Any) -> GatewaySettings:
     }
     values.update(overrides)
     return GatewaySettings(**values)
-
-
-@asynccontextmanager
-async def serving(
-    settings: GatewaySettings, client_address: str = "127.0.0.1"
-) -> AsyncIterator[httpx2.AsyncClient]:
-    """The gateway with its lifespan running, and a client calling it in-process."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx2.ASGITransport(app=app, client=(client_address, 50000))
-        async with httpx2.AsyncClient(
-            transport=transport, base_url="http://test"
-        ) as client:
-            yield client
 
 
 def address_for(unique: str) -> str:
@@ -374,20 +357,11 @@ async def test_an_unknown_route_and_method_answer_problems(client):
     assert wrong_method.headers["allow"] == "POST"
 
 
-@pytest.fixture
-async def strict_player(
-    database: ThrowawayDatabase, redis_prefix: str
-) -> AsyncIterator[ServiceProcess]:
-    """A player service that takes two registrations per address a minute."""
-    process = await start_player(
-        player_settings(database, redis_prefix, registrations_per_address_per_minute=2)
-    )
-    yield process
-    await process.stop(0)
-
-
-async def test_registrations_are_limited_per_client_address(strict_player, unique):
-    settings = settings_for(strict_player)
+async def test_registrations_are_limited_per_client_address(
+    player_with: StartPlayer, unique
+):
+    strict = await player_with(registrations_per_address_per_minute=2)
+    settings = settings_for(strict.process)
     async with serving(settings, address_for(unique)) as client:
         flood = [
             await register(client, f"flood{attempt}_{unique}") for attempt in range(3)

@@ -12,7 +12,7 @@ from gateway.app import create_app
 from gateway.auth import KnownOwners
 from gateway.config import GatewaySettings
 from tests.fixtures_db import query
-from tests.integration.conftest import Stack
+from tests.integration.conftest import Stack, serving_app
 
 PROBLEM = "application/problem+json"
 
@@ -29,12 +29,8 @@ def app(stack: Stack) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx2.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx2.ASGITransport(app=app)
-        async with httpx2.AsyncClient(
-            transport=transport, base_url="http://test"
-        ) as http:
-            yield http
+    async with serving_app(app) as http:
+        yield http
 
 
 async def signed_in(client: httpx2.AsyncClient, username: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 
-import httpx2
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -14,10 +13,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 from opentelemetry.trace import SpanKind
 
-from gateway.app import create_app
 from gateway.config import GatewaySettings
 from services.common.process import ServiceProcess
 from services.common.telemetry import configure_tracing
+from tests.integration.conftest import serving
 from tests.servers import player_settings, start_player
 
 PASSWORD = "correct horse battery"
@@ -57,15 +56,10 @@ async def test_a_login_is_one_trace_from_the_gateway_to_postgresql(
         player_address=traced_player.server.address, nodes_address="127.0.0.1:9"
     )
     credentials = {"username": f"traced_{unique}", "password": PASSWORD}
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx2.ASGITransport(app=app)
-        async with httpx2.AsyncClient(
-            transport=transport, base_url="http://test"
-        ) as client:
-            registered = await client.post("/v1/accounts", json=credentials)
-            exporter.clear()
-            reply = await client.post("/v1/sessions", json=credentials)
+    async with serving(settings) as client:
+        registered = await client.post("/v1/accounts", json=credentials)
+        exporter.clear()
+        reply = await client.post("/v1/sessions", json=credentials)
 
     assert registered.status_code == 201
     assert reply.status_code == 201
@@ -113,21 +107,16 @@ async def test_health_checks_and_database_pings_leave_no_traces(
         nodes_address=traced_player.server.address,
         required_backends=("player",),
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx2.ASGITransport(app=app)
-        async with httpx2.AsyncClient(
-            transport=transport, base_url="http://test"
-        ) as client:
-            exporter.clear()
-            reply = await client.get("/v1/healthz")
-            # Long enough for every service's database watcher to ping once.
-            await asyncio.sleep(2.5)
-            spans = exporter.get_finished_spans()
-            # Meanwhile a real call is still traced, through the same channel.
-            await client.post(
-                "/v1/sessions", json={"username": "nobody", "password": PASSWORD}
-            )
+    async with serving(settings) as client:
+        exporter.clear()
+        reply = await client.get("/v1/healthz")
+        # Long enough for every service's database watcher to ping once.
+        await asyncio.sleep(2.5)
+        spans = exporter.get_finished_spans()
+        # Meanwhile a real call is still traced, through the same channel.
+        await client.post(
+            "/v1/sessions", json={"username": "nobody", "password": PASSWORD}
+        )
 
     assert reply.status_code == 200
     assert [span.name for span in spans] == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -11,10 +10,9 @@ import grpc
 import pytest
 
 from hiddenwars.player.v1 import player_pb2 as pb
-from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceStub
-from services.common.clients import open_channel
 from tests.fixtures_db import ThrowawayDatabase, query
-from tests.servers import player_settings, start_player
+from tests.integration.conftest import StartPlayer
+from tests.servers import free_port
 
 if TYPE_CHECKING:
     from hiddenwars.player.v1.player_pb2_grpc import PlayerServiceAsyncStub
@@ -213,50 +211,26 @@ async def test_get_player_of_an_unknown_id_is_not_found(player_stub):
 
 
 async def test_sessions_work_end_to_end_while_redis_is_unreachable(
-    database: ThrowawayDatabase, redis_prefix: str, unique: str
+    player_with: StartPlayer, unique: str
 ):
-    from hiddenwars.player.v1 import player_pb2_grpc
-    from services.common.clients import open_channel
-    from tests.servers import free_port, player_settings, start_player
-
     unreachable = f"redis://127.0.0.1:{free_port()}/0"
-    process = await start_player(
-        player_settings(database, redis_prefix, redis_url=unreachable)
-    )
-    channel = open_channel(process.server.address, timeout=5)
-    try:
-        stub = player_pb2_grpc.PlayerServiceStub(channel)
-        player = await register(stub, f"offline_{unique}")
-        token = (await login(stub, f"offline_{unique}")).token
-        owner = await stub.Authenticate(pb.AuthenticateRequest(token=token))
-        await stub.Logout(pb.LogoutRequest(token=token))
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.Authenticate(pb.AuthenticateRequest(token=token))
-    finally:
-        await channel.close()
-        await process.stop(0)
+    stub = (await player_with(redis_url=unreachable)).stub
+
+    player = await register(stub, f"offline_{unique}")
+    token = (await login(stub, f"offline_{unique}")).token
+    owner = await stub.Authenticate(pb.AuthenticateRequest(token=token))
+    await stub.Logout(pb.LogoutRequest(token=token))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Authenticate(pb.AuthenticateRequest(token=token))
 
     assert owner.player_id == player.id
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-@pytest.fixture
-async def strict_player(
-    database: ThrowawayDatabase, redis_prefix: str
-) -> AsyncIterator[PlayerServiceAsyncStub]:
-    """A player service that takes two registrations per address a minute."""
-    process = await start_player(
-        player_settings(database, redis_prefix, registrations_per_address_per_minute=2)
-    )
-    channel = open_channel(process.server.address, timeout=5.0)
-    yield PlayerServiceStub(channel)
-    await channel.close()
-    await process.stop(0)
-
-
 async def test_registrations_from_one_address_are_limited_per_minute(
-    strict_player, database: ThrowawayDatabase, unique
+    player_with: StartPlayer, database: ThrowawayDatabase, unique
 ):
+    strict_player = (await player_with(registrations_per_address_per_minute=2)).stub
     noisy = f"203.0.113.{int(unique[:2], 16)}"
     quiet = f"198.51.100.{int(unique[2:4], 16)}"
 
@@ -296,23 +270,10 @@ async def test_registrations_from_one_address_are_limited_per_minute(
     assert rows[0]["n"] == 2
 
 
-@pytest.fixture
-async def capped_player(
-    database: ThrowawayDatabase, redis_prefix: str
-) -> AsyncIterator[PlayerServiceAsyncStub]:
-    """A player service that lets a player hold two live sessions."""
-    process = await start_player(
-        player_settings(database, redis_prefix, max_sessions_per_player=2)
-    )
-    channel = open_channel(process.server.address, timeout=5.0)
-    yield PlayerServiceStub(channel)
-    await channel.close()
-    await process.stop(0)
-
-
 async def test_a_login_past_the_session_cap_ends_the_oldest_session_at_once(
-    capped_player, unique
+    player_with: StartPlayer, unique
 ):
+    capped_player = (await player_with(max_sessions_per_player=2)).stub
     await register(capped_player, f"hoarder_{unique}")
     tokens = [(await login(capped_player, f"hoarder_{unique}")).token for _ in "ab"]
     # The oldest token's owner is now cached in Redis.
