@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,10 +33,18 @@ class DefaultDeadline(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(client_call_details, request)
 
 
+# Spread calls over every address the name resolves to. Kubernetes gives a
+# headless Service one address per ready pod; a plain Service's one virtual IP
+# would pin each long-lived HTTP/2 channel to a single pod.
+_SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
+
 def open_channel(address: str, *, timeout: float) -> grpc.aio.Channel:
-    """An insecure channel (traffic stays inside the cluster) with tracing on."""
+    """An insecure channel (traffic stays inside the cluster) with tracing on,
+    balancing its calls round-robin over the addresses `address` resolves to."""
     return grpc.aio.insecure_channel(
         address,
+        options=[("grpc.service_config", _SERVICE_CONFIG)],
         interceptors=[
             DefaultDeadline(timeout),
             # Health checks (the gateway's /v1/healthz) are not traced.

@@ -37,6 +37,9 @@ Behavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 # Bounds what one client can make a server hold in memory.
 MAX_MESSAGE_BYTES = 1 << 20
+MAX_CONNECTION_AGE_MS = 5 * 60 * 1000
+# Longer than any call's deadline, so a connection aged out finishes its calls.
+MAX_CONNECTION_AGE_GRACE_MS = 30 * 1000
 
 
 def _translate_errors(method: str, behavior: Behavior) -> Behavior:
@@ -104,6 +107,10 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", 4 * MAX_MESSAGE_BYTES),
+                # Clients reconnect, and resolve the name again, every few
+                # minutes: that is how they find pods added since they started.
+                ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
+                ("grpc.max_connection_age_grace_ms", MAX_CONNECTION_AGE_GRACE_MS),
             ],
         )
         add_servicers(self.server)

@@ -11,7 +11,7 @@ import sys
 import asyncpg
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hiddenwars.player.v1 import player_pb2 as pb
 from hiddenwars.player.v1 import player_pb2_grpc
@@ -237,3 +237,33 @@ async def test_a_call_made_without_a_timeout_still_carries_a_deadline(
 
     assert seen[0] is not None
     assert 0 < seen[0] <= 2.6  # the deadline of open_channel, give or take rounding
+
+
+async def test_a_channel_spreads_its_calls_over_every_address_of_its_target():
+    # Two replicas that answer differently for one health name; a target that
+    # resolves to both, as a headless Service's name does in Kubernetes.
+    servers, ports = [], []
+    for status in (SERVING, NOT_SERVING):
+        server = grpc.aio.server()
+        servicer = health.aio.HealthServicer()
+        await servicer.set("replica", status)
+        health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        ports.append(server.add_insecure_port("127.0.0.1:0"))
+        await server.start()
+        servers.append(server)
+    target = "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)
+    channel = open_channel(target, timeout=2.0)
+    try:
+        stub = health_pb2_grpc.HealthStub(channel)
+        answers = [
+            (await stub.Check(health_pb2.HealthCheckRequest(service="replica"))).status
+            for _ in range(10)
+        ]
+    finally:
+        await channel.close()
+        for server in servers:
+            await server.stop(0)
+
+    # pick_first, gRPC's default, would have sent all ten to one replica.
+    assert answers.count(SERVING) >= 3
+    assert answers.count(NOT_SERVING) >= 3

@@ -337,6 +337,10 @@ def test_every_deployment_has_a_cluster_ip_service_that_selects_its_pods(
         assert name in services, f"no Service for {name}"
         spec = services[name]["spec"]
         assert spec.get("type", "ClusterIP") == "ClusterIP", name
+        # gRPC services are headless so that callers balance per call; the
+        # gateway keeps a virtual IP for its ingress.
+        headless = spec.get("clusterIP") == "None"
+        assert headless == (name in GRPC_PORTS), name
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert spec["selector"].items() <= pod_labels.items(), name
         assert deployment["spec"]["selector"]["matchLabels"] == spec["selector"]
