@@ -200,22 +200,19 @@ def _user_exists(name: str) -> bool:
     return True
 
 
+def redis_server_command(port: int) -> list[str]:
+    """A redis-server on 127.0.0.1:`port` that keeps nothing on disk."""
+    return [
+        redis_server_binary(),
+        *("--port", str(port), "--bind", "127.0.0.1"),
+        *("--save", "", "--appendonly", "no"),
+    ]
+
+
 def start_redis(port: int, log_file: Path) -> subprocess.Popen[bytes]:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--logfile",
-            str(log_file),
-        ],
+        [*redis_server_command(port), "--logfile", str(log_file)]
     )
     wait_until(lambda: answers(f"redis://127.0.0.1:{port}"), what="redis")
     return process

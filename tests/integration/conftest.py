@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +18,18 @@ from hiddenwars.nodes.v1 import nodes_pb2_grpc
 from hiddenwars.player.v1 import player_pb2, player_pb2_grpc
 from services.common.clients import open_channel
 from services.common.process import ServiceProcess
+from services.scheduler.config import SchedulerSettings
 from tests.fixtures_db import (
     ThrowawayDatabase,
     create_test_database,
     drop_test_database,
 )
-from tests.servers import player_settings, start_pair, start_player
+from tests.servers import (
+    player_settings,
+    scheduler_settings,
+    start_pair,
+    start_player,
+)
 
 
 @dataclass
@@ -45,6 +50,16 @@ class Stack:
             player_pb2.RegisterRequest(username=username, password="p" * 12)
         )
         return reply.player
+
+    def scheduler_settings(self, **overrides: Any) -> SchedulerSettings:
+        """Settings for a scheduler that drains this stack's queues."""
+        return scheduler_settings(
+            self.database,
+            self.redis_prefix,
+            player_address=self.player_process.server.address,
+            nodes_address=self.nodes_process.server.address,
+            **overrides,
+        )
 
     async def close(self) -> None:
         for channel in self.channels:
@@ -166,6 +181,6 @@ async def serving_app(
 
 def serving(
     settings: GatewaySettings, client_address: str = "127.0.0.1"
-) -> contextlib.AbstractAsyncContextManager[httpx2.AsyncClient]:
+) -> AbstractAsyncContextManager[httpx2.AsyncClient]:
     """A gateway built from `settings`, served as `serving_app` does."""
     return serving_app(create_app(settings), client_address)

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from hiddenwars.nodes.v1 import nodes_pb2 as pb
-from scripts.localservers import redis_server_binary
+from scripts.localservers import redis_server_command
 from tests.integration.conftest import Stack, open_stack
 from tests.servers import free_port
 
@@ -27,18 +27,7 @@ class ThrowawayRedis:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
+            redis_server_command(self.port), stdout=subprocess.DEVNULL
         )
 
     async def wait_ready(self) -> None:

@@ -15,7 +15,7 @@ from services.common.clients import open_channel
 from services.scheduler.service import Scheduler
 from tests.fixtures_db import REDIS_URL, query
 from tests.integration.conftest import Stack
-from tests.servers import scheduler_settings, start_scheduler
+from tests.servers import start_scheduler
 
 
 async def wait_for_completed(stack: Stack, count: int, seconds: float) -> float:
@@ -35,13 +35,7 @@ async def test_a_build_is_completed_on_time_woken_early_despite_a_long_poll(
     fresh_stack: Stack,
 ):
     scheduler = await start_scheduler(
-        scheduler_settings(
-            fresh_stack.database,
-            fresh_stack.redis_prefix,
-            player_address=fresh_stack.player_process.server.address,
-            nodes_address=fresh_stack.nodes_process.server.address,
-            poll_interval=30.0,
-        )
+        fresh_stack.scheduler_settings(poll_interval=30.0)
     )
     try:
         await asyncio.sleep(0.3)  # the scheduler has looked once and gone to sleep
@@ -83,14 +77,7 @@ async def test_heat_decays_once_per_elapsed_window(
         "UPDATE player.players SET heat = 100 WHERE id = $1::uuid",
         player.id,
     )
-    scheduler = await start_scheduler(
-        scheduler_settings(
-            fresh_stack.database,
-            fresh_stack.redis_prefix,
-            player_address=fresh_stack.player_process.server.address,
-            nodes_address=fresh_stack.nodes_process.server.address,
-        )
-    )
+    scheduler = await start_scheduler(fresh_stack.scheduler_settings())
     try:
         await asyncio.sleep(3.2)
     finally:
